@@ -1,0 +1,48 @@
+/**
+ * Reads and validates a configuration file. Any problem becomes one KioskError whose
+ * message names the file, the key and what is wrong; `kiosk run` prints it and exits 2.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
+import { ErrorCode, KioskError } from '../errors.js';
+import { configSchema, type KioskConfig } from './schema.js';
+
+export function parseConfig(raw: unknown, file: string): KioskConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new KioskError(ErrorCode.ConfigInvalid, describeIssues(file, result.error.issues), { file });
+  }
+  const config = result.data;
+  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dirname(resolve(file)), config.dataDir);
+  return { ...config, dataDir };
+}
+
+export function loadConfigFile(file: string): KioskConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
+    throw new KioskError(ErrorCode.ConfigMissing, `config ${file}: cannot read it: ${why}`, { file });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new KioskError(ErrorCode.ConfigInvalidJson, `config ${file}: invalid JSON: ${(e as Error).message}`, { file });
+  }
+  return parseConfig(raw, file);
+}
+
+function describeIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  const lines = issues.map((issue) => {
+    const base = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => (base === '(top level)' ? k : `${base}.${k}`));
+      return `key "${keys.join('", "')}": unknown key`;
+    }
+    return `key "${base}": ${issue.message}`;
+  });
+  return `config ${file}: ${lines.join('; ')}`;
+}
