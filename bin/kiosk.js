@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // Entry point for `npx kiosk`. The controller is TypeScript run through tsx's loader,
-// so a fresh clone needs only `npm ci`, no build step.
+// so a fresh clone needs only `npm ci`, no build step. This file is the one place
+// that joins the controller (src/) and the simulator (sim/) for `kiosk sim`.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/cli/main.ts');
+const { runCli } = await import('../src/cli/main.ts');
+process.exitCode = await runCli(process.argv, {
+  runSim: async (opts) => {
+    const { runKioskSim } = await import('../sim/kioskSim.ts');
+    await runKioskSim(opts);
+  },
+});

@@ -14,14 +14,20 @@ export const ErrorCode = {
   SerialWriteFailed: 202,
   BoardCommandRejected: 210,
   BoardCommandTimeout: 211,
+  /** The caller asked the board protocol module for a frame, seq or limit protocol v1 cannot carry (a bug). */
+  BoardProtocolMisuse: 212,
   // 3xx printer
   PrinterOffline: 300,
   PrinterNotReady: 301,
   PrinterJobUnconfirmed: 302,
   PrinterInterfaceInvalid: 303,
+  PrinterConnectFailed: 304,
+  PrinterWriteFailed: 305,
   // 4xx upstream (outbox, MQTT, central)
   OutboxFull: 400,
   OutboxWriteFailed: 401,
+  /** The outbox database is not a readable SQLite file (or was written by a newer version): never reset silently. */
+  OutboxUnreadable: 402,
   UpstreamNotConnected: 410,
   CentralTimeout: 411,
   CentralRejected: 412,

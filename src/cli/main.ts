@@ -1,0 +1,90 @@
+/**
+ * `kiosk` command line (CONTRACT §1). The simulator command is wired in by bin/kiosk.js,
+ * which is the only place that may reach into sim/.
+ */
+import { Command, CommanderError } from 'commander';
+import { isKioskError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+export interface SimCommandOptions {
+  port: number;
+  host: string;
+  dataDir: string | undefined;
+}
+
+export interface CliHooks {
+  runSim?: (opts: SimCommandOptions) => Promise<void>;
+}
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(hooks: CliHooks = {}): Command {
+  const program = new Command('kiosk')
+    .description('Kiosk and drop-box controller: tickets, deferred-document drop box, MQTT upstream.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('Run the controller on the devices named in a config file, until SIGTERM/SIGINT.')
+    .requiredOption('-c, --config <file>', 'JSON config file (see docs/config.schema.json)')
+    .action(async (opts: { config: string }) => {
+      const { runFromConfigFile } = await import('./run.js');
+      await runFromConfigFile(opts.config);
+    });
+
+  program
+    .command('sim')
+    .description('Run the whole kiosk on simulated hardware (board on a pseudo-terminal, TCP printer, embedded broker, simulated central); no config needed.')
+    .option('-p, --port <port>', 'HTTP port for the UI and API', (v) => parsePort(v), 8080)
+    .option('--host <host>', 'HTTP bind address', '127.0.0.1')
+    .option('--data-dir <dir>', 'where the simulated kiosk keeps its data (default: a fresh temporary folder)')
+    .action(async (opts: { port: number; host: string; dataDir?: string }) => {
+      if (!hooks.runSim) throw new Error('the simulator is not available in this build');
+      await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir });
+    });
+
+  program
+    .command('pin-hash')
+    .description('Read a PIN on standard input and print the string for diagnostics.pinHash (scrypt, salted).')
+    .action(async () => {
+      const { readPinAndPrintHash } = await import('./pinHash.js');
+      await readPinAndPrintHash();
+    });
+
+  return program;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderError(EXIT_USAGE, 'kiosk.port', `invalid port "${v}"`);
+  return n;
+}
+
+export async function runCli(argv: string[], hooks: CliHooks = {}): Promise<number> {
+  const program = buildProgram(hooks);
+  try {
+    await program.parseAsync(argv);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (isKioskError(err) && err.code >= 100 && err.code < 200) {
+      console.error(err.message);
+      return EXIT_USAGE;
+    }
+    console.error(`kiosk: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_FAILURE;
+  }
+}
+
+// Run directly (node --import tsx src/cli/main.ts ...): no simulator hook.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await runCli(process.argv);
+}

@@ -1,0 +1,28 @@
+/** GET /api/health: the state of each device and of the upstream link (CONTRACT §6). */
+import type { Actor } from 'xstate';
+import type { DropboxLedger } from '../machines/dropboxLedger.js';
+import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
+import type { OutboxStore } from '../upstream/outbox.js';
+import type { UpstreamLink } from '../upstream/upstreamLink.js';
+import type { HttpServer } from './server.js';
+
+export interface HealthSources {
+  upstream: UpstreamLink;
+  outbox: OutboxStore;
+  dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+}
+
+export function healthReport(src: HealthSources) {
+  const up = src.upstream.status();
+  const box = src.dropbox ? dropboxStatusView(src.dropbox.actor.getSnapshot(), src.dropbox.ledger) : null;
+  const devices = {
+    dropbox: box ? { state: box.state, door: box.door, fillPercent: box.fillPercent, fillLevel: box.fillLevel, dropCount: box.dropCount, link: box.port.link } : { state: 'absent' },
+  };
+  const upstream = { connected: up.connected, outboxDepth: up.outboxDepth, oldestEventAgeS: up.oldestEventAgeS, lastAckAt: up.lastAckAt, outboxFull: src.outbox.isFull() };
+  const ok = up.connected && (!box || box.state === 'online');
+  return { status: ok ? 'ok' : 'degraded', devices, upstream };
+}
+
+export function registerHealthRoutes(http: HttpServer, src: HealthSources): void {
+  http.route('GET', '/api/health', () => ({ status: 200, body: healthReport(src) }));
+}

@@ -1,0 +1,158 @@
+/**
+ * Local HTTP (CONTRACT §6), bound to loopback by default. Routes are plain handlers
+ * registered by the composition root; every error body is JSON with an `error` code
+ * and a human `message`. Requests whose Host header is not this kiosk's are refused,
+ * so a web page elsewhere cannot reach the API through DNS rebinding.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  /** Parsed JSON body for POST/PUT (validated by the handler). */
+  body: unknown;
+  raw: IncomingMessage;
+}
+
+export interface HttpReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Raw body (static files, event streams handled by `stream`). */
+  text?: string | Buffer;
+}
+
+export type RouteHandler = (req: HttpRequest, res: ServerResponse) => Promise<HttpReply | null> | HttpReply | null;
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Exact path, or a prefix ending in "/*". */
+  path: string;
+  handler: RouteHandler;
+}
+
+export function jsonError(status: number, error: string, message: string, extra: Record<string, unknown> = {}): HttpReply {
+  return { status, body: { error, message, ...extra } };
+}
+
+export class HttpServer {
+  private readonly server: Server;
+  private readonly routes: Route[] = [];
+  private readonly allowedHosts = new Set<string>();
+
+  constructor(
+    private readonly opts: { host: string; port: number; log: Logger },
+  ) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  route(method: Route['method'], path: string, handler: RouteHandler): this {
+    this.routes.push({ method, path, handler });
+    return this;
+  }
+
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address() as AddressInfo;
+    for (const h of [this.opts.host, 'localhost', '127.0.0.1', '[::1]']) {
+      this.allowedHosts.add(h.toLowerCase());
+      this.allowedHosts.add(`${h.toLowerCase()}:${addr.port}`);
+    }
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return { host: this.opts.host, port: addr.port, url: `http://${host}:${addr.port}` };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private hostAllowed(host: string | undefined): boolean {
+    if (!host) return false;
+    // Bound to all interfaces, any host name is the operator's choice.
+    if (this.opts.host === '0.0.0.0' || this.opts.host === '::') return true;
+    return this.allowedHosts.has(host.toLowerCase());
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const reply = await this.dispatch(req, res);
+      if (reply) send(res, reply);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message, path: req.url }, 'http handler failed');
+      if (!res.headersSent) send(res, jsonError(500, 'internal', 'the controller could not answer this request'));
+      else res.end();
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<HttpReply | null> {
+    if (!this.hostAllowed(req.headers.host)) return jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself');
+    const url = new URL(req.url ?? '/', 'http://kiosk.local');
+    const path = url.pathname;
+    const candidates = this.routes.filter((r) => r.path === path || (r.path.endsWith('/*') && path.startsWith(r.path.slice(0, -1))));
+    if (candidates.length === 0) return jsonError(404, 'not_found', `no such resource: ${path}`);
+    const route = candidates.find((r) => r.method === req.method);
+    if (!route) return { ...jsonError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`), headers: { allow: candidates.map((r) => r.method).join(', ') } };
+
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const length = Number(req.headers['content-length'] ?? '0');
+      if (length > MAX_BODY_BYTES) {
+        req.resume();
+        return jsonError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+      }
+      const raw = await readBody(req, MAX_BODY_BYTES);
+      if (raw === null) return jsonError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+      if (raw.length > 0 || type) {
+        if (type !== 'application/json') return jsonError(415, 'unsupported_media_type', 'send the body as application/json');
+        try {
+          body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+        } catch {
+          return jsonError(400, 'malformed_json', 'the request body is not valid JSON');
+        }
+      }
+    }
+    return route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body, raw: req }, res);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, reply: HttpReply): void {
+  const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
+  if (reply.text !== undefined) {
+    res.writeHead(reply.status, headers);
+    res.end(reply.text);
+    return;
+  }
+  const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+  res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(text);
+}

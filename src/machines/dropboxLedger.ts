@@ -1,0 +1,124 @@
+/**
+ * The drop box's book of envelopes: turns the board's `dropCount` into exactly one
+ * `dropbox.deposit` per envelope, whatever was lost or repeated on the wire.
+ *
+ * The last count recorded upstream is kept durably beside the events and written in
+ * the same transaction as the deposits it accounts for, so a crash can neither lose
+ * nor repeat a deposit. When the outbox refuses (disk cap, full disk) nothing moves:
+ * the envelopes stay counted on the board and are recorded by the next frame that
+ * carries the count, once there is room.
+ */
+import type { Logger } from '../log.js';
+import { RateLimitedLog } from '../log.js';
+import type { EventLog, NewEvent } from '../upstream/events.js';
+
+export type FillLevel = 'ok' | 'nearly_full' | 'full';
+
+export const NEARLY_FULL_PERCENT = 90;
+export const FULL_PERCENT = 100;
+/** Deposits recorded per transaction when a large jump is reconciled (bounds one fsync's size). */
+const MAX_DEPOSITS_PER_APPEND = 500;
+
+export function fillLevel(percent: number): FillLevel {
+  if (percent >= FULL_PERCENT) return 'full';
+  if (percent >= NEARLY_FULL_PERCENT) return 'nearly_full';
+  return 'ok';
+}
+
+export class DropboxLedger {
+  private readonly countKey: string;
+  private readonly pendingResetKey: string;
+  private readonly refusedLog: RateLimitedLog;
+  /** Counts the board announced as a DROP frame but that could not be recorded yet. */
+  private readonly seenAsDrop = new Set<number>();
+
+  constructor(
+    private readonly events: EventLog,
+    readonly box: string,
+    private readonly log: Logger,
+  ) {
+    this.countKey = `dropbox:${box}:recordedCount`;
+    this.pendingResetKey = `dropbox:${box}:pendingReset`;
+    this.refusedLog = new RateLimitedLog(log);
+  }
+
+  /** The board count up to which every envelope has a recorded deposit. */
+  get recordedCount(): number {
+    return Number(this.events.getState(this.countKey) ?? '0');
+  }
+
+  /** The count of a recorded collection whose RESET the board has not acknowledged yet. */
+  get pendingReset(): number | null {
+    const v = this.events.getState(this.pendingResetKey);
+    return v === null ? null : Number(v);
+  }
+
+  /** Appends events; false (and a rate-limited log line) when the outbox refuses. */
+  record(events: readonly NewEvent[], state?: Record<string, string | null>): boolean {
+    try {
+      this.events.append(events, state);
+      return true;
+    } catch (err) {
+      this.refusedLog.warn({ err: (err as Error).message, types: events.map((e) => e.type) }, 'outbox refused events; they will be retried where the board allows');
+      return false;
+    }
+  }
+
+  /**
+   * The board reported `count` envelopes in the bin (in a DROP frame when `asDrop`,
+   * else in a heartbeat). Records every envelope above the recorded count.
+   */
+  observeCount(count: number, asDrop: boolean): { recorded: number; regressed: boolean } {
+    if (asDrop) this.seenAsDrop.add(count);
+    let base = this.recordedCount;
+    let regressed = false;
+    if (count < base) {
+      const pending = this.pendingReset;
+      if (pending !== null) {
+        // The board zeroed its counter for our RESET but the ACK was lost on the wire.
+        this.confirmReset();
+      } else {
+        regressed = true;
+        this.record(
+          [{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.count_regressed', detail: `board count went from ${base} to ${count} without a collection` } }],
+          { [this.countKey]: String(count) },
+        );
+        this.seenAsDrop.clear();
+        return { recorded: 0, regressed };
+      }
+      base = 0;
+    }
+    let recorded = 0;
+    while (base < count) {
+      const upto = Math.min(count, base + MAX_DEPOSITS_PER_APPEND);
+      const batch: NewEvent[] = [];
+      for (let n = base + 1; n <= upto; n++) {
+        batch.push({ type: 'dropbox.deposit', data: { box: this.box, count: n, inferred: !this.seenAsDrop.has(n) } });
+      }
+      if (!this.record(batch, { [this.countKey]: String(upto) })) break;
+      for (let n = base + 1; n <= upto; n++) this.seenAsDrop.delete(n);
+      recorded += upto - base;
+      base = upto;
+    }
+    return { recorded, regressed };
+  }
+
+  /** The door closed after an authorised opening: the collection is recorded and a RESET becomes due. */
+  recordCollection(): { count: number } | null {
+    const count = this.recordedCount;
+    const ok = this.record(
+      [
+        { type: 'dropbox.door', data: { box: this.box, state: 'closed' } },
+        { type: 'dropbox.collected', data: { box: this.box, count } },
+      ],
+      { [this.pendingResetKey]: String(count) },
+    );
+    return ok ? { count } : null;
+  }
+
+  /** The board acknowledged RESET: its counter is zero again. */
+  confirmReset(): void {
+    this.events.append([], { [this.pendingResetKey]: null, [this.countKey]: '0' });
+    this.seenAsDrop.clear();
+  }
+}
