@@ -76,6 +76,8 @@ export interface DropboxContext {
     naks: number;
     ackTimeouts: number;
     boardErrors: number;
+    collections: number;
+    forcedOpenings: number;
   };
 }
 
@@ -292,6 +294,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
         }
       },
       clearInFlight: assign({ inFlight: null }),
+      countCollection: assign(({ context }) => ({ counters: { ...context.counters, collections: context.counters.collections + 1 } })),
+      countForcedOpening: assign(({ context }) => ({ counters: { ...context.counters, forcedOpenings: context.counters.forcedOpenings + 1 } })),
       countNak: assign(({ context, event }) => {
         if (frameIs(event, 'NAK')) log.warn({ box, command: context.inFlight?.command.type, reason: event.frame.reason }, 'board refused a command');
         return { counters: { ...context.counters, naks: context.counters.naks + 1 } };
@@ -352,6 +356,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
         naks: 0,
         ackTimeouts: 0,
         boardErrors: 0,
+        collections: 0,
+        forcedOpenings: 0,
       },
     }),
     states: {
@@ -415,7 +421,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
             on: {
               'BOARD.FRAME': [
                 { guard: and(['isDoorOpen', 'recentlyUnlocked']), target: 'openedByUs', actions: 'recordAuthorisedOpen' },
-                { guard: 'isDoorOpen', target: 'forced', actions: 'recordForcedOpen' },
+                { guard: 'isDoorOpen', target: 'forced', actions: ['recordForcedOpen', 'countForcedOpening'] },
                 { guard: 'isDoorClosed', target: 'closed' },
               ],
             },
@@ -424,12 +430,12 @@ export function createDropboxMachine(deps: DropboxDeps) {
             on: {
               'BOARD.FRAME': [
                 { guard: and(['isDoorOpen', 'recentlyUnlocked']), target: 'openedByUs', actions: 'recordAuthorisedOpen' },
-                { guard: 'isDoorOpen', target: 'forced', actions: 'recordForcedOpen' },
+                { guard: 'isDoorOpen', target: 'forced', actions: ['recordForcedOpen', 'countForcedOpening'] },
               ],
             },
           },
           openedByUs: {
-            on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: ['recordCollection', 'queueResetIfDue'] } },
+            on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: ['recordCollection', 'countCollection', 'queueResetIfDue'] } },
           },
           forced: {
             on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: 'recordDoorClosed' } },
