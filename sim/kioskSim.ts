@@ -1,0 +1,244 @@
+/**
+ * `kiosk sim` / `npm start`: the whole kiosk on simulated hardware, no config needed.
+ *
+ *   embedded MQTT broker (aedes) ← controller → simulated central (numbers tickets, logs events)
+ *   drop-box board simulator on a real pseudo-terminal pair (socat) ← controller's serialport
+ *   Epson-like TCP printer simulator ← controller; every job rendered to text and PNG
+ *
+ * The controller is the real one (`startController`), on real serial and TCP seams.
+ * A newcomer watches events arrive at central in the terminal and drives the devices
+ * with one-letter commands (type `h` and Enter).
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { SimCommandOptions } from '../src/cli/main.js';
+import { parseConfig } from '../src/config/load.js';
+import type { KioskConfig } from '../src/config/schema.js';
+import { createLogger } from '../src/log.js';
+import { startController, type Controller } from '../src/main.js';
+import type { EventEnvelope } from '../src/upstream/events.js';
+import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
+import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
+
+/** How often the demo drops an envelope on its own (0 turns it off with --no-auto). */
+const AUTO_DROP_EVERY_MS = 15_000;
+const LIVE_VIEW_POLL_MS = 200;
+
+export const SIM_SERVICES = [
+  { id: 'prestacoes', prefix: 'P', name: { 'pt-PT': 'Prestações', en: 'Benefits' }, online: true },
+  { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' }, online: true },
+  { id: 'atendimento-geral', prefix: 'G', name: { 'pt-PT': 'Atendimento geral', en: 'General enquiries' } },
+];
+
+export interface KioskSim {
+  controller: Controller;
+  board: PtyBoard;
+  printer: SimulatedPrinter;
+  central: CentralSimulator;
+  broker: EmbeddedBroker;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartKioskSimOptions {
+  httpPort?: number;
+  httpHost?: string;
+  dataDir?: string;
+  /** Log level of the controller; 'warn' keeps the terminal readable. */
+  logLevel?: string;
+}
+
+export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<KioskSim> {
+  const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiosk-sim-')));
+  mkdirSync(dataDir, { recursive: true });
+  const devDir = join(dataDir, 'devices');
+  mkdirSync(devDir, { recursive: true });
+  const ticketsDir = join(dataDir, 'printed');
+
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const broker = await startEmbeddedBroker({ port: 0 });
+    stops.push(() => broker.close());
+    const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site: 'lisboa-01', services: SIM_SERVICES, servedPerMinute: 1 });
+    stops.push(() => central.close());
+    const board = await startPtyBoard(devDir, { boardId: 'SIM-BOX-1', firmware: 'sim-1.0.0' });
+    stops.push(() => board.stop());
+    const printer = await startSimulatedPrinter({ port: 0, outDir: ticketsDir });
+    stops.push(() => printer.close());
+
+    const config: KioskConfig = parseConfig(
+      {
+        kiosk: { id: 'lisboa-01-k1', site: 'lisboa-01', locale: 'pt-PT' },
+        dataDir,
+        http: { host: opts.httpHost ?? '127.0.0.1', port: opts.httpPort ?? 8080 },
+        printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
+        dropbox: { id: 'box-1', port: board.controllerPath, baudRate: 115200 },
+        upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 1500 },
+        services: SIM_SERVICES,
+      },
+      join(dataDir, 'sim-config.json'),
+    );
+    const controller = await startController(config, {
+      log: createLogger({ level: opts.logLevel ?? process.env.KIOSK_LOG_LEVEL ?? 'warn' }),
+    });
+    stops.push(() => controller.stop('sim stopped'));
+
+    return {
+      controller,
+      board,
+      printer,
+      central,
+      broker,
+      dataDir,
+      async stop() {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** One readable line per event central receives. */
+export function describeEvent(e: EventEnvelope): string {
+  const d = e.data as Record<string, unknown>;
+  const time = e.ts.slice(11, 19);
+  switch (e.type) {
+    case 'dropbox.deposit':
+      return `${time} #${e.seq} envelope ${String(d.count)} in ${String(d.box)}${d.inferred ? ' (inferred: frame not seen)' : ''}`;
+    case 'dropbox.collected':
+      return `${time} #${e.seq} ${String(d.box)} collected: ${String(d.count)} envelopes`;
+    case 'ticket.issued':
+      return `${time} #${e.seq} ticket ${String(d.ticket)} (${String(d.service)})${d.offline ? ' OFFLINE' : ''}, ${String(d.peopleAhead ?? '?')} ahead`;
+    case 'device.fault':
+      return `${time} #${e.seq} FAULT ${String(d.device)}: ${String(d.code)} — ${String(d.detail)}`;
+    case 'device.recovered':
+      return `${time} #${e.seq} recovered ${String(d.device)}: ${String(d.code)}`;
+    default:
+      return `${time} #${e.seq} ${e.type} ${JSON.stringify(d)}`;
+  }
+}
+
+const HELP = `commands (type a letter and Enter):
+  d [n]   drop n envelopes            o   door opened by force
+  u       unlock + open + close door (a collection)
+  f <p>   fill level p %              t   tamper (shock)
+  k       key switch on/off           g   garbage on the serial line
+  l <n>   lose the next n frames      p   pull the board cable / plug it back
+  r       reboot the board            s   silence the board / let it speak
+  P       printer paper out / refill  c   printer cover open / closed
+  x       central silent / answering  q   quit`;
+
+export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
+  const sim = await startKioskSim({ httpPort: opts.port, httpHost: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  const { board, printer, central, controller } = sim;
+  console.log(`kiosk simulator running
+  touch UI and API   ${controller.url}/   (health: ${controller.url}/api/health)
+  printed tickets    ${join(sim.dataDir, 'printed')}  (job-NNNN.txt and .png)
+  MQTT broker        ${sim.broker.url}  (topics siga/lisboa-01/#)
+  board serial port  ${board.controllerPath}
+  data               ${sim.dataDir}
+Events below are what central receives. An envelope drops every ${AUTO_DROP_EVERY_MS / 1000} s; type h for commands.`);
+
+  let shown = 0;
+  const live = setInterval(() => {
+    const events = central.events();
+    for (; shown < events.length; shown++) console.log(describeEvent(events[shown]!));
+  }, LIVE_VIEW_POLL_MS);
+  const auto = setInterval(() => board.sim.drop(1), AUTO_DROP_EVERY_MS);
+
+  let unplugged = false;
+  let silent = false;
+  let paperOut = false;
+  let coverOpen = false;
+  let centralSilent = false;
+  let keyOn = false;
+  const rl = process.stdin.isTTY || process.env.KIOSK_SIM_COMMANDS ? createInterface({ input: process.stdin }) : null;
+  const done = new Promise<void>((resolveDone) => {
+    const finish = () => resolveDone();
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    rl?.on('line', (line) => {
+      const [cmd, arg] = line.trim().split(/\s+/);
+      const n = Number(arg ?? '1');
+      switch (cmd) {
+        case 'd':
+          board.sim.drop(Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 1);
+          break;
+        case 'o':
+          board.sim.forceDoor();
+          setTimeout(() => board.sim.closeDoor(), 2000);
+          break;
+        case 'u':
+          controller.dropbox?.actor.send({ type: 'DROPBOX.UNLOCK', ms: 30_000 });
+          setTimeout(() => board.sim.openDoor(), 500);
+          setTimeout(() => board.sim.closeDoor(), 3000);
+          break;
+        case 'f':
+          board.sim.fill(Math.max(0, Math.min(100, Number.isFinite(n) ? n : 50)));
+          break;
+        case 't':
+          board.sim.tamper('SHOCK');
+          break;
+        case 'k':
+          keyOn = !keyOn;
+          board.sim.key(keyOn);
+          break;
+        case 'g':
+          board.sim.sendRaw(Buffer.from('\x00\xff$12,DROP,1*00\nnoise without end'));
+          break;
+        case 'l':
+          board.sim.loseNextFrames(Number.isInteger(n) && n > 0 ? n : 3);
+          break;
+        case 'p':
+          unplugged = !unplugged;
+          void (unplugged ? board.unplug() : board.replug()).catch((e: Error) => console.error(e.message));
+          console.log(unplugged ? 'board cable pulled' : 'board cable plugged back');
+          break;
+        case 'r':
+          board.sim.reboot();
+          break;
+        case 's':
+          silent = !silent;
+          board.sim.silence(silent);
+          break;
+        case 'P':
+          paperOut = !paperOut;
+          if (paperOut) printer.setStatus({ paper: 'out' });
+          else printer.refill();
+          console.log(paperOut ? 'printer: paper out' : 'printer: refilled');
+          break;
+        case 'c':
+          coverOpen = !coverOpen;
+          printer.setStatus({ coverOpen });
+          break;
+        case 'x':
+          centralSilent = !centralSilent;
+          central.silent(centralSilent);
+          console.log(centralSilent ? 'central silent' : 'central answering');
+          break;
+        case 'q':
+          finish();
+          break;
+        case 'h':
+        case '':
+        case undefined:
+          console.log(HELP);
+          break;
+        default:
+          console.log(`unknown command "${cmd}"; type h for help`);
+      }
+    });
+  });
+  await done;
+  clearInterval(live);
+  clearInterval(auto);
+  rl?.close();
+  await sim.stop();
+  console.log('kiosk simulator stopped');
+}
