@@ -6,14 +6,20 @@
 import { join } from 'node:path';
 import { createActor, type Actor } from 'xstate';
 import { createBoardPortLogic } from '../devices/board/boardPortActor.js';
+import { PrinterDriver } from '../devices/printer/printerDriver.js';
+import { createPrinterTransportFactory, type PrinterTransportFactory } from '../devices/printer/printerTransport.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
 import type { KioskConfig } from './config/schema.js';
 import { HttpServer } from './http/server.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
+import { registerTicketRoutes } from './http/ticketRoutes.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
 import { createDropboxMachine, type DropboxMachine } from './machines/dropboxMachine.js';
+import { createPrinterMachine, type PrinterActor } from './machines/printerMachine.js';
+import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
+import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
 import { UpstreamLink } from './upstream/upstreamLink.js';
 import { VERSION } from './version.js';
@@ -24,6 +30,12 @@ export interface ControllerOptions {
   openSerial?: SerialTransportFactory;
   /** Upstream reconnect backoff (tests shorten it). */
   upstreamBackoff?: { initialMs: number; maxMs: number };
+  /** The printer seam; built from `printer.interface` unless a test says otherwise. */
+  openPrinter?: PrinterTransportFactory;
+  /** The clock for opening hours and printed times (tests pin it). */
+  now?: () => Date;
+  /** Reprint sweep and window (tests shorten them). */
+  ticketTimings?: TicketDeskTimings;
 }
 
 export interface Controller {
@@ -32,6 +44,8 @@ export interface Controller {
   readonly outbox: OutboxStore;
   readonly upstream: UpstreamLink;
   readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  readonly printer: PrinterActor | null;
+  readonly tickets: TicketDesk | null;
   stop(reason?: string): Promise<void>;
 }
 
@@ -68,15 +82,46 @@ export async function startController(config: KioskConfig, options: ControllerOp
   if (config.dropbox) {
     const boxLog = log.child({ part: 'dropbox' });
     const ledger = new DropboxLedger(outbox, config.dropbox.id, boxLog);
-    const machine = createDropboxMachine({ ledger, log: boxLog, now: Date.now, boardPort: createBoardPortLogic(openSerial) });
+    const machine = createDropboxMachine({ ledger, log: boxLog, now: Date.now, boardPort: createBoardPortLogic(openSerial, { batch: (fn) => outbox.transaction(fn) }) });
     const actor = createActor(machine, { input: { box: config.dropbox.id, path: config.dropbox.port, baudRate: config.dropbox.baudRate } });
     actor.subscribe({ error: (err) => boxLog.fatal({ err: (err as Error).message }, 'drop-box machine stopped on an error') });
     actor.start();
     dropbox = { actor, ledger };
   }
 
+  let printer: PrinterActor | null = null;
+  if (config.printer) {
+    const printerLog = log.child({ part: 'printer' });
+    const openPrinter = options.openPrinter ?? createPrinterTransportFactory({ interface: config.printer.interface, baudRate: config.printer.baudRate }, { openSerial });
+    const driver = new PrinterDriver({ type: config.printer.type, openTransport: openPrinter, log: printerLog });
+    const actor = createActor(createPrinterMachine(driver), { input: { model: config.printer.type } });
+    const record = (event: NewEvent): void => {
+      try {
+        outbox.append([event]);
+      } catch (err) {
+        printerLog.error({ err: (err as Error).message, event: event.type }, 'printer event could not be stored in the outbox');
+      }
+    };
+    actor.on('paper', (e) => record({ type: 'printer.paper', data: { state: e.state } }));
+    actor.on('fault', (e) => record({ type: 'device.fault', data: { device: 'printer', code: e.code, detail: e.detail } }));
+    actor.on('recovered', (e) => record({ type: 'device.recovered', data: { device: 'printer', code: e.code } }));
+    actor.subscribe({ error: (err) => printerLog.fatal({ err: (err as Error).message }, 'printer machine stopped on an error') });
+    actor.start();
+    printer = actor;
+  }
+  const tickets = new TicketDesk({
+    config,
+    events: outbox,
+    central: upstream,
+    printer,
+    log: log.child({ part: 'tickets' }),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
+  }).start();
+
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
-  registerHealthRoutes(http, { upstream, outbox, dropbox });
+  registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
+  registerTicketRoutes(http, tickets);
   const { url } = await http.listen();
   log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
 
@@ -87,11 +132,15 @@ export async function startController(config: KioskConfig, options: ControllerOp
     outbox,
     upstream,
     dropbox,
+    printer,
+    tickets,
     stop(reason = 'stop') {
       stopping ??= (async () => {
         log.info({ reason }, 'kiosk controller stopping');
         await http.close().catch(() => undefined);
         dropbox?.actor.stop();
+        tickets?.stop();
+        if (printer) await closePrinter(printer);
         await upstream.stop();
         outbox.close();
         log.info('kiosk controller stopped');
@@ -99,4 +148,23 @@ export async function startController(config: KioskConfig, options: ControllerOp
       return stopping;
     },
   };
+}
+
+/** How long the printer connection may take to close on shutdown. */
+const PRINTER_CLOSE_TIMEOUT_MS = 2_000;
+
+async function closePrinter(printer: PrinterActor): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, PRINTER_CLOSE_TIMEOUT_MS);
+    const sub = printer.subscribe((s) => {
+      if (s.matches('disconnected')) done();
+    });
+    function done(): void {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      resolve();
+    }
+    printer.send({ type: 'CLOSE' });
+  });
+  printer.stop();
 }

@@ -33,14 +33,35 @@ function printable(bytes: Buffer): string {
     .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-export function createBoardPortLogic(openPort: SerialTransportFactory) {
+export interface BoardPortOptions {
+  /**
+   * Runs the handling of one received chunk as a unit. The composition root passes the
+   * outbox's transaction, so every event the chunk's frames cause is committed with one
+   * fsync (group commit) and nothing is announced before that commit.
+   */
+  batch?: <T>(fn: () => T) => T;
+}
+
+export function createBoardPortLogic(openPort: SerialTransportFactory, options: BoardPortOptions = {}) {
+  const batch = options.batch ?? (<T>(fn: () => T): T => fn());
   return fromCallback<BoardPortCommand, BoardPortInput>(({ input, sendBack, receive }) => {
     let port: SerialTransport | null = null;
     let stopped = false;
     const framer = new LineFramer();
 
     const onChunk = (chunk: Buffer): void => {
-      for (const item of framer.push(chunk)) {
+      const items = framer.push(chunk);
+      if (items.length === 0) return;
+      // sendBack is handled synchronously by the idle parent, so all of it lands in the batch.
+      try {
+        batch(() => deliver(items));
+      } catch {
+        // The commit itself failed (disk gone): durable counts rolled back with it, so
+        // the next heartbeat reconciles the deposits; the outbox has logged the cause.
+      }
+    };
+    const deliver = (items: ReturnType<LineFramer['push']>): void => {
+      for (const item of items) {
         if (!item.ok) {
           sendBack({ type: 'BOARD.MALFORMED', reason: 'too_long', detail: `${item.bytes} bytes without a line end`, raw: '' });
           continue;

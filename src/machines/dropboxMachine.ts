@@ -145,16 +145,6 @@ export function createDropboxMachine(deps: DropboxDeps) {
       resetDue: ({ context }) => ledger.pendingReset !== null && !context.queue.some((c) => c.type === 'RESET') && context.inFlight?.command.type !== 'RESET',
     },
     actions: {
-      noteFrame: assign(({ context, event }) => {
-        if (event.type !== 'BOARD.FRAME') return {};
-        const recentFrames = [...context.recentFrames.slice(-(RECENT_FRAMES_KEPT - 1)), event.raw];
-        return { lastFrameAt: deps.now(), recentFrames, counters: { ...context.counters, frames: context.counters.frames + 1 } };
-      }),
-      trackSeq: assign(({ context, event }) => {
-        if (event.type !== 'BOARD.FRAME') return {};
-        const lost = seqFramesLost(context.lastSeq, event.frame);
-        return { lastSeq: event.frame.seq, counters: { ...context.counters, framesLost: context.counters.framesLost + lost } };
-      }),
       noteMalformed: assign(({ context, event }) => {
         if (event.type !== 'BOARD.MALFORMED') return {};
         malformedLog.warn({ box, reason: event.reason, detail: event.detail, raw: event.raw.slice(0, 60) }, 'malformed frame from the drop-box board ignored');
@@ -198,27 +188,32 @@ export function createDropboxMachine(deps: DropboxDeps) {
             break;
         }
       },
+      /** All of a frame's context changes in one assign: this runs for every frame. */
       applyFrame: assign(({ context, event }) => {
         if (event.type !== 'BOARD.FRAME') return {};
         const f = event.frame;
+        const recentFrames = context.recentFrames.length >= RECENT_FRAMES_KEPT ? [...context.recentFrames.slice(1), event.raw] : [...context.recentFrames, event.raw];
+        const lost = seqFramesLost(context.lastSeq, f);
+        const counters = { ...context.counters, frames: context.counters.frames + 1, framesLost: context.counters.framesLost + lost };
+        const common = { lastFrameAt: deps.now(), recentFrames, lastSeq: f.seq, counters };
         switch (f.type) {
           case 'HELLO':
-            return { firmware: f.firmware, boardId: f.boardId };
+            return { ...common, firmware: f.firmware, boardId: f.boardId };
           case 'HB':
           case 'DROP':
-            return { dropCount: f.dropCount };
+            return { ...common, dropCount: f.dropCount };
           case 'SLOT':
-            return { slot: f.occupied };
+            return { ...common, slot: f.occupied };
           case 'FILL':
-            return { fillPercent: f.percent };
+            return { ...common, fillPercent: f.percent };
           case 'KEY':
-            return { key: f.state };
+            return { ...common, key: f.state };
           case 'ERR':
-            return { counters: { ...context.counters, boardErrors: context.counters.boardErrors + 1 } };
+            return { ...common, counters: { ...counters, boardErrors: counters.boardErrors + 1 } };
           case 'DOOR':
-            return { door: f.state };
+            return { ...common, door: f.state };
           default:
-            return {};
+            return common;
         }
       }),
       emitSlot: emit(({ event }) => ({ type: 'slot' as const, occupied: frameIs(event, 'SLOT') ? event.frame.occupied : false })),
@@ -407,9 +402,9 @@ export function createDropboxMachine(deps: DropboxDeps) {
       frames: {
         on: {
           'BOARD.FRAME': [
-            { guard: ({ event }) => frameIs(event, 'HELLO'), actions: ['recordFrameEffects', 'noteFrame', 'trackSeq', 'applyFrame', 'queueStatus', 'queueResetIfDue'] },
-            { guard: ({ event }) => frameIs(event, 'SLOT'), actions: ['recordFrameEffects', 'noteFrame', 'trackSeq', 'applyFrame', 'emitSlot'] },
-            { actions: ['recordFrameEffects', 'noteFrame', 'trackSeq', 'applyFrame'] },
+            { guard: ({ event }) => frameIs(event, 'HELLO'), actions: ['recordFrameEffects', 'applyFrame', 'queueStatus', 'queueResetIfDue'] },
+            { guard: ({ event }) => frameIs(event, 'SLOT'), actions: ['recordFrameEffects', 'applyFrame', 'emitSlot'] },
+            { actions: ['recordFrameEffects', 'applyFrame'] },
           ],
           'BOARD.MALFORMED': { actions: 'noteMalformed' },
         },
