@@ -34,6 +34,12 @@ export const ErrorCode = {
   // 5xx local HTTP
   HttpBadRequest: 500,
   HttpUnauthorized: 501,
+  /** `kiosk diag`: wrong PIN, lockout, diagnostics disabled, or the session refused. */
+  DiagLoginRefused: 510,
+  /** `kiosk diag`: nothing answers at --url. */
+  DiagControllerUnreachable: 511,
+  /** `kiosk diag`: the controller answered an error (message says which). */
+  DiagRequestFailed: 512,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;

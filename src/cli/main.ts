@@ -2,7 +2,7 @@
  * `kiosk` command line (CONTRACT §1). The simulator command is wired in by bin/kiosk.js,
  * which is the only place that may reach into sim/.
  */
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isKioskError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -56,7 +56,41 @@ export function buildProgram(hooks: CliHooks = {}): Command {
       await readPinAndPrintHash();
     });
 
+  program
+    .command('diag')
+    .description('Technician diagnostics of a running controller over its local HTTP API. Asks for the PIN (or reads KIOSK_DIAG_PIN).')
+    .addHelpText(
+      'after',
+      '\nActions:\n' +
+        '  status          every device in detail (status bytes, board frames, counters, upstream)\n' +
+        '  outbox          events waiting to go upstream\n' +
+        '  logs            the latest log lines (--lines N)\n' +
+        '  test-print      print a test ticket\n' +
+        '  unlock [ms]     release the collection door lock (default: dropbox.unlockMs)\n' +
+        '  led <mode>      slot light: off, on or blink\n' +
+        '  sensors         door, fill, slot and key live, every second, until Ctrl-C (--count N)\n\n' +
+        'Example: kiosk diag status --url http://127.0.0.1:8080',
+    )
+    .addArgument(new Argument('<action>', 'what to do').choices(['status', 'outbox', 'logs', 'test-print', 'unlock', 'led', 'sensors']))
+    .argument('[value]', 'unlock: milliseconds; led: off | on | blink')
+    .option('--url <url>', 'the controller\'s HTTP address', 'http://127.0.0.1:8080')
+    .option('--json', 'print JSON instead of text', false)
+    .option('--count <n>', 'sensors: stop after N readings', (v) => parsePositiveInt(v, '--count'))
+    .option('--lines <n>', 'logs: how many lines', (v) => parsePositiveInt(v, '--lines'))
+    .action(async (action: string, value: string | undefined, opts: { url: string; json: boolean; count?: number; lines?: number }, cmd: Command) => {
+      if (action === 'led' && !['off', 'on', 'blink'].includes((value ?? '').toLowerCase())) cmd.error('error: led needs a mode: off, on or blink', { exitCode: EXIT_USAGE });
+      if (action === 'unlock' && value !== undefined && !/^\d+$/.test(value)) cmd.error(`error: unlock takes a whole number of milliseconds, not "${value}"`, { exitCode: EXIT_USAGE });
+      const { runDiag } = await import('./diag.js');
+      await runDiag(action as import('./diag.js').DiagAction, value, opts);
+    });
+
   return program;
+}
+
+function parsePositiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number above 0, not "${v}"`);
+  return n;
 }
 
 function parsePort(v: string): number {

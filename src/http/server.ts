@@ -44,6 +44,7 @@ export function jsonError(status: number, error: string, message: string, extra:
 export class HttpServer {
   private readonly server: Server;
   private readonly routes: Route[] = [];
+  private readonly guards: Array<{ prefix: string; check: (req: IncomingMessage) => HttpReply | null }> = [];
   private readonly allowedHosts = new Set<string>();
 
   constructor(
@@ -55,6 +56,16 @@ export class HttpServer {
 
   route(method: Route['method'], path: string, handler: RouteHandler): this {
     this.routes.push({ method, path, handler });
+    return this;
+  }
+
+  /**
+   * A check run on every request under `prefix` before anything else is read — the body
+   * included — so e.g. the diagnostics API answers 401 to anyone without a session,
+   * whatever they send. Returns a reply to refuse, or null to go on.
+   */
+  guard(prefix: string, check: (req: IncomingMessage) => HttpReply | null): this {
+    this.guards.push({ prefix, check });
     return this;
   }
 
@@ -102,6 +113,14 @@ export class HttpServer {
     if (!this.hostAllowed(req.headers.host)) return jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself');
     const url = new URL(req.url ?? '/', 'http://kiosk.local');
     const path = url.pathname;
+    for (const g of this.guards) {
+      if (path !== g.prefix && !path.startsWith(g.prefix.endsWith('/') ? g.prefix : `${g.prefix}/`)) continue;
+      const refused = g.check(req);
+      if (refused) {
+        req.resume();
+        return refused;
+      }
+    }
     const candidates = this.routes.filter((r) => r.path === path || (r.path.endsWith('/*') && path.startsWith(r.path.slice(0, -1))));
     if (candidates.length === 0) return jsonError(404, 'not_found', `no such resource: ${path}`);
     const route = candidates.find((r) => r.method === req.method);

@@ -18,6 +18,13 @@ export interface EventDataByType {
   'printer.paper': { state: 'ok' | 'near_end' | 'out' };
   'device.fault': { device: DeviceName; code: string; detail: string };
   'device.recovered': { device: DeviceName; code: string };
+  // Technician diagnostics (CONTRACT §6). `session` is a random id that is not the
+  // token; nothing here names a person, and the PIN never leaves verifyPin.
+  'diag.login': { session: string };
+  'diag.login_failed': { consecutiveFailures: number };
+  'diag.locked_out': { consecutiveFailures: number; retryAfterS: number };
+  'diag.logout': { session: string; reason: 'logout' | 'idle' | 'max_age' | 'evicted'; durationS: number };
+  'diag.action': { session: string; action: 'test_print' | 'slot_light' | 'door_unlock'; detail: string };
 }
 
 export type EventType = keyof EventDataByType;
