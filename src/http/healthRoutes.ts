@@ -2,6 +2,8 @@
 import type { Actor } from 'xstate';
 import type { DropboxLedger } from '../machines/dropboxLedger.js';
 import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
+import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
+import type { TicketDesk } from '../tickets/ticketDesk.js';
 import type { OutboxStore } from '../upstream/outbox.js';
 import type { UpstreamLink } from '../upstream/upstreamLink.js';
 import type { HttpServer } from './server.js';
@@ -10,16 +12,23 @@ export interface HealthSources {
   upstream: UpstreamLink;
   outbox: OutboxStore;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  /** Absent or null: the kiosk has no printer configured. */
+  printer?: PrinterActor | null;
+  tickets?: TicketDesk | null;
 }
 
 export function healthReport(src: HealthSources) {
   const up = src.upstream.status();
   const box = src.dropbox ? dropboxStatusView(src.dropbox.actor.getSnapshot(), src.dropbox.ledger) : null;
+  const printer = src.printer ? printerStatusView(src.printer.getSnapshot()) : null;
   const devices = {
+    printer: printer
+      ? { state: printer.state, ready: printer.ready, paper: printer.paper, fault: printer.fault, pendingReprints: src.tickets?.status().pendingReprints ?? 0 }
+      : { state: 'absent' },
     dropbox: box ? { state: box.state, door: box.door, fillPercent: box.fillPercent, fillLevel: box.fillLevel, dropCount: box.dropCount, link: box.port.link } : { state: 'absent' },
   };
   const upstream = { connected: up.connected, outboxDepth: up.outboxDepth, oldestEventAgeS: up.oldestEventAgeS, lastAckAt: up.lastAckAt, outboxFull: src.outbox.isFull() };
-  const ok = up.connected && (!box || box.state === 'online');
+  const ok = up.connected && (!box || box.state === 'online') && (!printer || printer.ready);
   return { status: ok ? 'ok' : 'degraded', devices, upstream };
 }
 

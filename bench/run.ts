@@ -1,0 +1,84 @@
+/**
+ * `npm run bench`: every benchmark, each beside a floor measured in the same run (this
+ * machine is noisy: ratios matter more than absolute figures). Prints the tables and
+ * rewrites docs/benchmarks.md with them, the command, the date and the machine.
+ *
+ * `npm run bench -- frames|drain|tickets` runs one of them.
+ */
+import { writeFileSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { benchFrameLatency } from './frameLatency.js';
+import { benchOutboxDrain } from './outboxDrain.js';
+import { benchTicketLatency } from './ticketLatency.js';
+
+interface Section {
+  key: string;
+  title: string;
+  what: string;
+  targets: string;
+  run: () => Promise<Record<string, number>>;
+}
+
+const sections: Section[] = [
+  {
+    key: 'frames',
+    title: 'Drop-box frame → event fsync\'d in the outbox',
+    what: 'DROP frames written on a real socat PTY; latency until the `dropbox.deposit` is committed (WAL, synchronous=FULL). Paced latency over 2,000 frames; sustained rate over a 20,000-frame burst, then a second burst checked for loss. Floor: bare serialport + ReadlineParser + one better-sqlite3 insert per line with synchronous=FULL.',
+    targets: 'p99 <= 10 ms; >= 4,000 frames/s sustained with none lost; ratio to the floor <= 1.5',
+    run: () => benchFrameLatency({ paced: 2000, burst: 20_000 }),
+  },
+  {
+    key: 'drain',
+    title: 'Outbox drain to Mosquitto after an outage',
+    what: '100,000 events queued on disk while the broker is down, then drained by the upstream link (QoS 1, in seq order, rows deleted after PUBACK). Floor: a bare mqtt.js QoS 1 publish loop of the same payloads.',
+    targets: '>= 0.8 of the floor; RSS flat during the drain',
+    run: () => benchOutboxDrain({ events: 100_000 }),
+  },
+  {
+    key: 'tickets',
+    title: 'POST /api/tickets → last byte at the simulated printer',
+    what: 'Central (simulator) answering at once over a local Mosquitto; the job printed on the TCP printer simulator and confirmed. Floor: a bare script doing the same MQTT request/reply, node-thermal-printer encode and TCP send.',
+    targets: 'p99 <= 30 ms; ratio to the floor <= 1.25; RSS back after 1,000 tickets',
+    run: () => benchTicketLatency({ tickets: 1000 }),
+  },
+];
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
+  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3);
+}
+
+const only = process.argv.slice(2);
+const chosen = only.length ? sections.filter((s) => only.includes(s.key)) : sections;
+const previous = (() => {
+  try {
+    return readFileSync(new URL('../docs/benchmarks.md', import.meta.url), 'utf8');
+  } catch {
+    return '';
+  }
+})();
+
+const parts: string[] = [];
+for (const s of chosen) {
+  process.stdout.write(`running ${s.key} …\n`);
+  const results = await s.run();
+  const rows = Object.entries(results).map(([k, v]) => `| ${k} | ${fmt(v)} |`);
+  const table = [`## ${s.title}`, '', s.what, '', `Targets: ${s.targets}.`, '', '| measure | value |', '|---|---|', ...rows, ''].join('\n');
+  console.log(table);
+  parts.push(table);
+}
+
+if (only.length === 0) {
+  const header = [
+    '# Benchmarks',
+    '',
+    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB.`,
+    'Each figure has a floor measured in the same run; the machine is shared and noisy, so compare the ratios.',
+    '',
+  ].join('\n');
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), header + '\n' + parts.join('\n'));
+  console.log('written docs/benchmarks.md');
+} else if (!previous) {
+  console.log('(partial run: docs/benchmarks.md not written)');
+}

@@ -1,0 +1,233 @@
+/**
+ * The ticket desk: the ticket machine bound to the real things it needs — central over
+ * the upstream link, the ticket ledger in the outbox, the printer machine — and a promise
+ * API for the HTTP route: `issue(service, priority)` resolves with the one answer.
+ *
+ * The printer's readiness reaches the machine as PRINTER events, sent whenever the
+ * printer machine's public view changes between ready and not ready (or its state name).
+ */
+import { randomUUID } from 'node:crypto';
+import { createActor, fromPromise, type Actor, type Subscription } from 'xstate';
+import { encodeTicket } from '../../devices/printer/ticketLayout.js';
+import type { KioskConfig, ServiceConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { printerStatusView, requestPrint, type PrinterActor } from '../machines/printerMachine.js';
+import {
+  REPRINT_WINDOW_MS,
+  ticketMachine,
+  ticketStatusView,
+  type CentralAnswer,
+  type HoldInput,
+  type PrintAnswer,
+  type SweepOutput,
+  type TicketMachine,
+  type TicketOutcome,
+  type TicketResultEvent,
+} from '../machines/ticketMachine.js';
+import type { EventLog } from '../upstream/events.js';
+import type { QueueState, RequestResult } from '../upstream/upstreamLink.js';
+import { canIssueTicket } from './hours.js';
+import { ticketContent, type TicketContentSettings } from './ticketContent.js';
+import { TicketLedger, type HeldTicket } from './ticketLedger.js';
+
+/** The printer machine answers every PRINT; should it not, the ticket is treated as unconfirmed after this. */
+export const PRINT_RESULT_TIMEOUT_MS = 60_000;
+/** Zone used for printed times and the offline day when no `hours` are configured. */
+export const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
+
+/** What the desk needs of the upstream link (UpstreamLink is the real one). */
+export interface CentralClient {
+  request<T>(type: string, data: unknown, timeoutMs: number): Promise<RequestResult<T>>;
+  queues(): QueueState | null;
+}
+
+export interface TicketDeskTimings {
+  /** Idle sweep of pending tickets (ticketMachine REPRINT_SWEEP_MS). */
+  sweepMs?: number;
+  /** How long a failed ticket may wait for the printer before it is voided. */
+  reprintWindowMs?: number;
+  printResultTimeoutMs?: number;
+}
+
+export interface TicketDeskOptions {
+  config: Pick<KioskConfig, 'kiosk' | 'services' | 'hours' | 'upstream' | 'printer'>;
+  events: EventLog;
+  central: CentralClient;
+  /** The printer machine actor; null when the kiosk has no printer (every ticket is 503). */
+  printer: PrinterActor | null;
+  log: Logger;
+  now?: () => Date;
+  timings?: TicketDeskTimings;
+  /** Base of the QR's follow-the-ticket URL (ticketContent DEFAULT_FOLLOW_URL_BASE). */
+  followUrlBase?: string;
+}
+
+export class TicketDesk {
+  readonly ledger: TicketLedger;
+  readonly actor: Actor<TicketMachine>;
+  private readonly now: () => Date;
+  private readonly waiters = new Map<string, (outcome: TicketOutcome) => void>();
+  private readonly subscriptions: Array<{ unsubscribe(): void }> = [];
+  private readonly settings: TicketContentSettings;
+  private lastPrinter = { ready: false, detail: '' };
+
+  constructor(private readonly opts: TicketDeskOptions) {
+    this.now = opts.now ?? (() => new Date());
+    const timeZone = opts.config.hours?.timezone ?? DEFAULT_TIME_ZONE;
+    this.ledger = new TicketLedger(opts.events, { kioskId: opts.config.kiosk.id, timeZone, now: this.now });
+    this.settings = {
+      site: opts.config.kiosk.site,
+      locale: opts.config.kiosk.locale,
+      timeZone,
+      ...(opts.followUrlBase ? { followUrlBase: opts.followUrlBase } : {}),
+    };
+    const pending = this.ledger.pending();
+    if (pending.length > 0) opts.log.warn({ pending: pending.map((p) => p.ticket) }, 'tickets from before the restart wait for a reprint');
+    this.actor = createActor(this.machine(), {
+      input: { services: opts.config.services, pending, ...(opts.timings?.sweepMs ? { sweepMs: opts.timings.sweepMs } : {}) },
+    });
+  }
+
+  start(): this {
+    this.subscriptions.push(
+      this.actor.on('ticketResult', (e: TicketResultEvent) => {
+        const w = this.waiters.get(e.requestId);
+        if (!w) return;
+        this.waiters.delete(e.requestId);
+        w(e.outcome);
+      }),
+      this.actor.on('reprinted', (e) => this.opts.log.info({ ticket: e.ticket }, 'pending ticket reprinted with its number and issued')),
+      this.actor.on('voided', (e) => this.opts.log.warn({ ticket: e.ticket }, 'pending ticket voided: the printer did not come back in time')),
+    );
+    this.actor.subscribe({ error: (err) => this.opts.log.fatal({ err: (err as Error).message }, 'ticket machine stopped on an error') });
+    this.actor.start();
+    const printer = this.opts.printer;
+    if (printer) {
+      const sub: Subscription = printer.subscribe((s) => this.notePrinter(printerStatusView(s).ready, printerStatusView(s).state));
+      this.subscriptions.push(sub);
+      this.notePrinter(printerStatusView(printer.getSnapshot()).ready, printerStatusView(printer.getSnapshot()).state);
+    } else this.notePrinter(false, 'absent');
+    return this;
+  }
+
+  stop(): void {
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.actor.stop();
+    for (const [id, w] of this.waiters) {
+      this.waiters.delete(id);
+      w({ kind: 'printer_unavailable', detail: 'shutting_down' });
+    }
+  }
+
+  service(id: string): ServiceConfig | undefined {
+    return this.opts.config.services.find((s) => s.id === id);
+  }
+
+  /** Asks for one ticket; resolves with the machine's answer (never rejects). */
+  issue(service: string, priority: boolean): Promise<TicketOutcome> {
+    const at = this.now();
+    const svc = this.service(service);
+    const decision = svc ? canIssueTicket(this.opts.config.hours, svc.hours, at) : { ok: true as const, closesAt: null, ticketsUntil: null };
+    const requestId = randomUUID();
+    return new Promise((resolve) => {
+      this.waiters.set(requestId, resolve);
+      this.actor.send({ type: 'ISSUE', request: { requestId, service, priority, at: at.getTime() }, decision });
+    });
+  }
+
+  status() {
+    return ticketStatusView(this.actor.getSnapshot());
+  }
+
+  private notePrinter(ready: boolean, detail: string): void {
+    if (ready === this.lastPrinter.ready && detail === this.lastPrinter.detail) return;
+    this.lastPrinter = { ready, detail };
+    this.actor.send({ type: 'PRINTER', ready, detail });
+  }
+
+  private machine(): TicketMachine {
+    const { config, central, log } = this.opts;
+    const timeoutMs = config.upstream.requestTimeoutMs;
+    const windowMs = this.opts.timings?.reprintWindowMs ?? REPRINT_WINDOW_MS;
+    const printTimeoutMs = this.opts.timings?.printResultTimeoutMs ?? PRINT_RESULT_TIMEOUT_MS;
+    return ticketMachine.provide({
+      actors: {
+        askCentral: fromPromise<CentralAnswer, { service: string; priority: boolean }>(async ({ input }) =>
+          toCentralAnswer(await central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs), log),
+        ),
+        holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async ({ input }) => {
+          const { request, central: number } = input;
+          const base = { service: request.service, priority: request.priority, issuedAt: request.at, closesAt: input.closesAt };
+          let held: HeldTicket;
+          if (number) {
+            held = this.ledger.holdCentral(number.ticket, { ...base, offline: false, peopleAhead: number.peopleAhead, estimatedWaitMin: number.estimatedWaitMin });
+          } else {
+            // Central is silent: the last queue state it published is the best estimate there is.
+            const q = central.queues()?.services[request.service];
+            held = this.ledger.holdOffline(input.prefix, { ...base, offline: true, peopleAhead: q?.waiting ?? null, estimatedWaitMin: q?.estimatedWaitMin ?? null });
+            log.warn({ ticket: held.ticket, service: request.service }, 'central did not answer: offline ticket');
+          }
+          return { held, pending: this.ledger.pending() };
+        }),
+        printTicket: fromPromise<PrintAnswer, HeldTicket>(({ input }) => this.print(input, printTimeoutMs)),
+        recordIssued: fromPromise<{ pending: HeldTicket[] }, HeldTicket>(async ({ input }) => {
+          this.ledger.recordIssued(input);
+          return { pending: this.ledger.pending() };
+        }),
+        sweep: fromPromise<SweepOutput, { pending: HeldTicket[]; unrecorded: string[] }>(async ({ input }) => {
+          const unrecorded: string[] = [];
+          for (const ticket of input.unrecorded) {
+            const held = input.pending.find((p) => p.ticket === ticket);
+            try {
+              if (held) this.ledger.recordIssued(held);
+            } catch (e) {
+              unrecorded.push(ticket);
+              log.error({ ticket, err: (e as Error).message }, 'printed ticket still cannot be recorded');
+            }
+          }
+          const t = this.now().getTime();
+          for (const p of this.ledger.pending()) {
+            if (unrecorded.includes(p.ticket) || t - p.heldAt < windowMs) continue;
+            try {
+              this.ledger.voidTicket(p, `printer_unavailable: not printed within ${Math.round(windowMs / 1000)} s`);
+            } catch (e) {
+              log.error({ ticket: p.ticket, err: (e as Error).message }, 'expired ticket cannot be voided yet');
+            }
+          }
+          return { pending: this.ledger.pending(), unrecorded };
+        }),
+      },
+    });
+  }
+
+  private async print(held: HeldTicket, timeoutMs: number): Promise<PrintAnswer> {
+    const printer = this.opts.printer;
+    const service = this.service(held.service);
+    if (!printer || !service || !this.opts.config.printer) return { confirmed: false, reason: printer ? 'unknown_service' : 'no_printer' };
+    const job = encodeTicket(ticketContent(held, service, this.settings), { type: this.opts.config.printer.type });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<PrintAnswer>((resolve) => {
+      timer = setTimeout(() => resolve({ confirmed: false, reason: 'print_timeout' }), timeoutMs);
+    });
+    try {
+      return await Promise.race([requestPrint(printer, job, { cuts: 1, isTicket: true }).then((r) => ({ confirmed: r.confirmed, reason: r.reason })), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Central's reply as the machine sees it. An ok reply without a usable number counts as no answer. */
+export function toCentralAnswer(r: RequestResult<unknown>, log?: Logger): CentralAnswer {
+  if ('timeout' in r) return { kind: 'timeout' };
+  if (!r.ok) return r.error.code === 'service_closed' ? { kind: 'closed', message: r.error.message } : { kind: 'error', code: r.error.code, message: r.error.message };
+  const d = r.data as { ticket?: unknown; peopleAhead?: unknown; estimatedWaitMin?: unknown } | null;
+  const ticket = d?.ticket;
+  if (typeof ticket !== 'string' || !/^[\x21-\x7e]{1,16}$/.test(ticket)) {
+    log?.warn('central answered without a usable ticket number: treated as no answer');
+    return { kind: 'timeout' };
+  }
+  const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+  const ahead = count(d?.peopleAhead);
+  return { kind: 'number', ticket, peopleAhead: ahead === null ? null : Math.round(ahead), estimatedWaitMin: count(d?.estimatedWaitMin) };
+}
