@@ -14,10 +14,13 @@ import type { KioskConfig } from './config/schema.js';
 import { HttpServer } from './http/server.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
 import { registerTicketRoutes } from './http/ticketRoutes.js';
+import { registerDiagRoutes, trackOutboxForDiagnostics } from './http/diagRoutes.js';
+import { createLogRing } from './http/logRing.js';
+import { encodeTestPage } from '../devices/printer/ticketLayout.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
-import { createDropboxMachine, type DropboxMachine } from './machines/dropboxMachine.js';
-import { createPrinterMachine, type PrinterActor } from './machines/printerMachine.js';
+import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
+import { createPrinterMachine, printerDiagnostics, requestPrint, type PrinterActor } from './machines/printerMachine.js';
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
@@ -50,9 +53,13 @@ export interface Controller {
 }
 
 export const OUTBOX_FILE = 'outbox.sqlite';
+/** Log lines kept for GET /api/diag/logs. */
+const LOG_RING_LINES = 500;
 
 export async function startController(config: KioskConfig, options: ControllerOptions = {}): Promise<Controller> {
-  const log = options.log ?? createLogger();
+  // The last log lines, already redacted, for the technician's diagnostics screen.
+  const logRing = createLogRing(LOG_RING_LINES, { forwardTo: process.stdout });
+  const log = options.log ?? createLogger({ destination: logRing });
   const openSerial = options.openSerial ?? openSerialPort;
 
   const outbox = OutboxStore.open({
@@ -122,6 +129,32 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
   registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
   registerTicketRoutes(http, tickets);
+  const outboxDiag = trackOutboxForDiagnostics(outbox);
+  const diag = registerDiagRoutes(http, {
+    diagnostics: config.diagnostics,
+    log: log.child({ part: 'diag' }),
+    printer: printer ? () => printerDiagnostics(printer.getSnapshot()) : null,
+    dropbox: dropbox ? () => dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger) : null,
+    scanner: null,
+    upstream: () => upstream.status(),
+    outbox: outboxDiag,
+    logs: logRing,
+    actions: {
+      testPrint: printer
+        ? async () => {
+            const job = encodeTestPage({ type: config.printer!.type, locale: config.kiosk.locale, now: new Date(), timeZone: config.hours?.timezone ?? 'Europe/Lisbon', details: [config.kiosk.id, config.printer!.interface] });
+            const r = await requestPrint(printer, job, { isTicket: false });
+            return { printed: r.outcome === 'confirmed', detail: r.reason };
+          }
+        : null,
+      setSlotLight: dropbox ? (mode) => dropbox.actor.send({ type: 'DROPBOX.LED', mode }) : null,
+      unlockDoor: dropbox ? (ms) => dropbox.actor.send({ type: 'DROPBOX.UNLOCK', ms }) : null,
+    },
+    defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
+    record: (e) => {
+      outbox.append([e]);
+    },
+  });
   const { url } = await http.listen();
   log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
 
@@ -138,6 +171,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
       stopping ??= (async () => {
         log.info({ reason }, 'kiosk controller stopping');
         await http.close().catch(() => undefined);
+        diag.stop(); // records diag.logout for open sessions: before the outbox closes
+        outboxDiag.stop();
         dropbox?.actor.stop();
         tickets?.stop();
         if (printer) await closePrinter(printer);
