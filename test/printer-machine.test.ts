@@ -14,7 +14,7 @@ import {
 import { RECONNECT_BASE_MS, STATUS_POLL_MS, reconnectDelayMs } from '../src/machines/printerDelays.js';
 import type { PrintResult, PrinterDevice } from '../devices/printer/printerDriver.js';
 import type { PrinterCloseInfo } from '../devices/printer/printerTransport.js';
-import { noReplyStatus, type PrinterStatus } from '../devices/printer/statusProtocol.js';
+import { classifyStatus, noReplyStatus, type PrinterStatus } from '../devices/printer/statusProtocol.js';
 
 type Cond = 'online' | 'nearEnd' | 'out' | 'cover' | 'error' | 'silent' | 'garbage';
 
@@ -80,8 +80,9 @@ class FakePrinter implements PrinterDevice {
   }
   async print(_job: Buffer, jobId: Buffer): Promise<PrintResult> {
     const status = statusOf(this.condition);
+    // As the real driver: the status read right before the job decides.
     if (this.condition !== 'online' && this.condition !== 'nearEnd') {
-      return { outcome: 'refused', confirmed: false, reason: 'paperOut', status };
+      return { outcome: 'refused', confirmed: false, reason: classifyStatus(status) as PrintResult['reason'], status };
     }
     if (this.holdPrints) await new Promise<void>((r) => this.held.push(r));
     this.printed.push(jobId.toString());

@@ -396,13 +396,15 @@ export const printerMachine = setup({
           },
           on: { PRINT: { actions: 'enqueue' } },
         },
+        // Ready to print: a job goes straight to the driver, which reads the status
+        // right before sending it (one status read per ticket, not two).
         online: {
           after: { statusPoll: { target: 'checking' } },
-          on: { PRINT: { target: 'checking', actions: 'enqueue' } },
+          on: { PRINT: { target: 'printing', actions: 'enqueue' } },
         },
         paperNearEnd: {
           after: { statusPoll: { target: 'checking' } },
-          on: { PRINT: { target: 'checking', actions: 'enqueue' } },
+          on: { PRINT: { target: 'printing', actions: 'enqueue' } },
         },
         paperOut: {
           entry: 'refuseQueue',
