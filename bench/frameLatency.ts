@@ -40,22 +40,36 @@ interface Sink {
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** The controller's path: port actor → drop-box machine → ledger → outbox (fsync). */
-async function controllerSink(pty: PtyPair, dir: string): Promise<Sink> {
-  const outbox = OutboxStore.open({ file: join(dir, 'outbox.sqlite'), kiosk: 'bench', site: 'bench', maxBytes: 1 << 30, log: silentLogger() });
+/** When each count was recorded, for whoever asks before or after it happened. */
+function recordings() {
   const waiters = new Map<number, (t: number) => void>();
   const done = new Map<number, number>();
-  outbox.on('appended', (events: readonly EventEnvelope[]) => {
-    const t = nowMs();
-    for (const e of events) {
-      if (e.type !== 'dropbox.deposit') continue;
-      const n = (e.data as { count: number }).count;
+  return {
+    recorded(n: number, t: number): void {
       const w = waiters.get(n);
       if (w) {
         waiters.delete(n);
         w(t);
       } else done.set(n, t);
-    }
+    },
+    recordedAt(n: number): Promise<number> {
+      const t = done.get(n);
+      if (t !== undefined) {
+        done.delete(n);
+        return Promise.resolve(t);
+      }
+      return new Promise((resolve) => waiters.set(n, resolve));
+    },
+  };
+}
+
+/** The controller's path: port actor → drop-box machine → ledger → outbox (fsync). */
+async function controllerSink(pty: PtyPair, dir: string): Promise<Sink> {
+  const outbox = OutboxStore.open({ file: join(dir, 'outbox.sqlite'), kiosk: 'bench', site: 'bench', maxBytes: 1 << 30, log: silentLogger() });
+  const rec = recordings();
+  outbox.on('appended', (events: readonly EventEnvelope[]) => {
+    const t = nowMs();
+    for (const e of events) if (e.type === 'dropbox.deposit') rec.recorded((e.data as { count: number }).count, t);
   });
   const ledger = new DropboxLedger(outbox, 'box-bench', silentLogger());
   const machine = createDropboxMachine({ ledger, log: silentLogger(), now: Date.now, boardPort: createBoardPortLogic(openSerialPort, { batch: (fn) => outbox.transaction(fn) }) });
@@ -69,14 +83,7 @@ async function controllerSink(pty: PtyPair, dir: string): Promise<Sink> {
     });
   });
   return {
-    recordedAt: (n) => {
-      const t = done.get(n);
-      if (t !== undefined) {
-        done.delete(n);
-        return Promise.resolve(t);
-      }
-      return new Promise((resolve) => waiters.set(n, resolve));
-    },
+    recordedAt: rec.recordedAt,
     async close() {
       actor.stop();
       outbox.close();
@@ -94,27 +101,14 @@ async function floorSink(pty: PtyPair, dir: string): Promise<Sink> {
   const port = new SerialPort({ path: pty.controllerPath, baudRate: BAUD, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }));
-  const waiters = new Map<number, (t: number) => void>();
-  const done = new Map<number, number>();
+  const rec = recordings();
   parser.on('data', (line: string) => {
     const n = Number(line.split(',')[2]?.split('*')[0]);
     insert.run(JSON.stringify({ type: 'dropbox.deposit', data: { count: n } }));
-    const t = nowMs();
-    const w = waiters.get(n);
-    if (w) {
-      waiters.delete(n);
-      w(t);
-    } else done.set(n, t);
+    rec.recorded(n, nowMs());
   });
   return {
-    recordedAt: (n) => {
-      const t = done.get(n);
-      if (t !== undefined) {
-        done.delete(n);
-        return Promise.resolve(t);
-      }
-      return new Promise((resolve) => waiters.set(n, resolve));
-    },
+    recordedAt: rec.recordedAt,
     async close() {
       await new Promise<void>((resolve) => port.close(() => resolve()));
       db.close();

@@ -10,27 +10,11 @@ import type { BoardPortCommand, BoardPortInput } from '../devices/board/boardPor
 import { silentLogger } from '../src/log.js';
 import { DropboxLedger } from '../src/machines/dropboxLedger.js';
 import { createDropboxMachine, type DropboxEvent } from '../src/machines/dropboxMachine.js';
-import type { EventEnvelope, EventLog, NewEvent } from '../src/upstream/events.js';
+import { MemoryEventLog } from './support/memoryEventLog.js';
 
-/** An in-memory EventLog: enough for the model, which checks what was recorded. */
-class MemoryLog implements EventLog {
-  readonly events: NewEvent[] = [];
-  private readonly state = new Map<string, string>();
-  append(events: readonly NewEvent[], state: Readonly<Record<string, string | null>> = {}): EventEnvelope[] {
-    this.events.push(...events);
-    for (const [k, v] of Object.entries(state)) {
-      if (v === null) this.state.delete(k);
-      else this.state.set(k, v);
-    }
-    return [];
-  }
-  getState(key: string): string | null {
-    return this.state.get(key) ?? null;
-  }
-}
 
 /** A port that opens at once and remembers the last command's seq, for ACKs. */
-function machineWith(log: MemoryLog) {
+function machineWith(log: MemoryEventLog) {
   const ledger = new DropboxLedger(log, 'box-1', silentLogger());
   const boardPort = fromCallback<BoardPortCommand, BoardPortInput>(() => () => undefined);
   return createDropboxMachine({ ledger, log: silentLogger(), now: () => 0, boardPort });
@@ -49,7 +33,7 @@ const modelEvents: DropboxEvent[] = [
 
 describe('drop-box door model', () => {
   it('every path: one collection per door closed after an authorised opening, one FORCED_DOOR per other opening', () => {
-    const paths = getShortestPaths(machineWith(new MemoryLog()), {
+    const paths = getShortestPaths(machineWith(new MemoryEventLog()), {
       events: [{ type: 'PORT.OPENED' }, ...modelEvents],
       input,
       serializeState: (s) => JSON.stringify({ ready: s.context.portReady, door: (s.value as { door: string }).door, cmd: (s.value as { commands: string }).commands, q: Math.min(s.context.queue.length, 2), seq: Math.min(s.context.nextCmdSeq, 3), collected: Math.min(s.context.counters.collections, 2), forced: Math.min(s.context.counters.forcedOpenings, 2), unlocked: s.context.lastUnlockAt !== null }),
@@ -58,7 +42,7 @@ describe('drop-box door model', () => {
     let collectionsSeen = 0;
     let forcedSeen = 0;
     for (const path of paths) {
-      const log = new MemoryLog();
+      const log = new MemoryEventLog();
       const actor = createActor(machineWith(log), { input }).start();
       let expectedCollections = 0;
       let expectedForced = 0;

@@ -19,8 +19,8 @@ import { formatOfflineNumber, isOfflineNumber, kioskTag, nextOfflineSeq, officeD
 import { TicketDesk, toCentralAnswer, type CentralClient } from '../src/tickets/ticketDesk.js';
 import type { HeldTicket } from '../src/tickets/ticketLedger.js';
 import { waitRange } from '../src/tickets/ticketContent.js';
-import type { EventEnvelope, EventLog, NewEvent } from '../src/upstream/events.js';
 import type { RequestResult } from '../src/upstream/upstreamLink.js';
+import { MemoryEventLog } from './support/memoryEventLog.js';
 
 describe('offline ticket numbers', () => {
   it('look like P-K1-007 and can never be mistaken for a central number (P042, P*001, A001)', () => {
@@ -71,26 +71,6 @@ describe('what central says, as the desk takes it', () => {
 // ---------------------------------------------------------------------------------------
 // The desk with a fake clock
 
-class MemoryLog implements EventLog {
-  readonly events: NewEvent[] = [];
-  readonly state = new Map<string, string>();
-  failNext = false;
-  append(events: readonly NewEvent[], state: Readonly<Record<string, string | null>> = {}): EventEnvelope[] {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('disk full');
-    }
-    this.events.push(...events);
-    for (const [k, v] of Object.entries(state)) {
-      if (v === null) this.state.delete(k);
-      else this.state.set(k, v);
-    }
-    return [];
-  }
-  getState(key: string): string | null {
-    return this.state.get(key) ?? null;
-  }
-}
 
 const OK_STATUS: PrinterStatus = { answered: true, valid: true, online: true, coverOpen: false, paperEnd: false, paperNearEnd: false, errorStopped: false, raw: [0x12, 0x12, 0x12] };
 const PAPER_OUT: PrinterStatus = { ...OK_STATUS, online: false, paperEnd: true, paperNearEnd: true, raw: [0x1a, 0x32, 0x7e] };
@@ -141,7 +121,7 @@ class FakeCentral implements CentralClient {
 }
 
 describe('the ticket desk on a fake clock', () => {
-  let log: MemoryLog;
+  let log: MemoryEventLog;
   let device: FakePrinter;
   let central: FakeCentral;
   const stops: Array<() => void> = [];
@@ -149,7 +129,7 @@ describe('the ticket desk on a fake clock', () => {
 
   beforeEach(() => {
     vi.useFakeTimers({ now: start });
-    log = new MemoryLog();
+    log = new MemoryEventLog();
     device = new FakePrinter();
     central = new FakeCentral();
   });
