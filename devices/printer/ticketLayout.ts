@@ -239,7 +239,7 @@ export function encodeTicket(ticket: TicketContent, opts: LayoutOptions): Buffer
   if (ticket.offline) w.line(t.offlineExplanation);
   for (const extra of ticket.extraLines ?? []) w.line(extra);
   w.center();
-  if (ticket.qrUrl.length > 0) w.blank().line(t.followOnline).qr(ticket.qrUrl);
+  if (ticket.qrUrl.length > 0) w.blank().line(ticket.kind === 'deposit_receipt' ? t.receiptOnline : t.followOnline).qr(ticket.qrUrl);
   w.rule().line(ticket.contactLine.length > 0 ? ticket.contactLine : DEFAULT_CONTACT_LINE);
   if (ticket.onlineHint) w.line(t.onlineHint);
   return w.finish();

@@ -16,6 +16,8 @@ export interface TicketTexts {
   unknown: string;
   minutes: string;
   followOnline: string;
+  /** Caption of a deposit receipt's QR. */
+  receiptOnline: string;
   onlineHint: string;
   likelyNotServedBeforeClosing: string;
   offlineMark: string;
@@ -43,6 +45,7 @@ export const TICKET_TEXTS: Record<TicketLocale, TicketTexts> = {
     unknown: 'desconhecido',
     minutes: 'min',
     followOnline: 'Acompanhe a sua vez:',
+    receiptOnline: 'Consulte a sua entrega:',
     onlineHint: 'Evite deslocações: muitos serviços estão disponíveis na Segurança Social Direta.',
     likelyNotServedBeforeClosing: 'Atenção: é provável que não seja atendido antes da hora de fecho.',
     offlineMark: '*** SEM LIGAÇÃO (OFFLINE) ***',
@@ -66,6 +69,7 @@ export const TICKET_TEXTS: Record<TicketLocale, TicketTexts> = {
     unknown: 'unknown',
     minutes: 'min',
     followOnline: 'Follow your turn:',
+    receiptOnline: 'Check your delivery:',
     onlineHint: 'Save a trip: many services are available on Segurança Social Direta.',
     likelyNotServedBeforeClosing: 'Note: you will probably not be served before closing time.',
     offlineMark: '*** OFFLINE ***',

@@ -19,6 +19,20 @@ export const FULL_PERCENT = 100;
 /** Deposits recorded per transaction when a large jump is reconciled (bounds one fsync's size). */
 const MAX_DEPOSITS_PER_APPEND = 500;
 
+/** A deposit receipt waiting for its envelope (deposit desk): linked to the next DROP recorded. */
+export interface PendingReceipt {
+  receipt: string;
+  /** State written in the same transaction as the linked deposit (e.g. the desk clearing its pending receipt). */
+  state?: Record<string, string | null>;
+}
+
+/** A deposit just recorded (after its transaction). */
+export interface RecordedDeposit {
+  count: number;
+  inferred: boolean;
+  receipt?: string;
+}
+
 export function fillLevel(percent: number): FillLevel {
   if (percent >= FULL_PERCENT) return 'full';
   if (percent >= NEARLY_FULL_PERCENT) return 'nearly_full';
@@ -31,6 +45,8 @@ export class DropboxLedger {
   private readonly refusedLog: RateLimitedLog;
   /** Counts the board announced as a DROP frame but that could not be recorded yet. */
   private readonly seenAsDrop = new Set<number>();
+  private pendingReceipt: PendingReceipt | null = null;
+  private readonly depositListeners = new Set<(d: RecordedDeposit) => void>();
 
   constructor(
     private readonly events: EventLog,
@@ -51,6 +67,20 @@ export class DropboxLedger {
   get pendingReset(): number | null {
     const v = this.events.getState(this.pendingResetKey);
     return v === null ? null : Number(v);
+  }
+
+  /**
+   * The next deposit recorded from a DROP frame (not an inferred one) carries `receipt`
+   * in its event; null withdraws it. Cleared once linked.
+   */
+  setPendingReceipt(link: PendingReceipt | null): void {
+    this.pendingReceipt = link;
+  }
+
+  /** Called after each deposit is recorded; returns the unsubscribe function. */
+  onDeposit(listener: (d: RecordedDeposit) => void): () => void {
+    this.depositListeners.add(listener);
+    return () => this.depositListeners.delete(listener);
   }
 
   /** Appends events; false (and a rate-limited log line) when the outbox refuses. */
@@ -91,16 +121,34 @@ export class DropboxLedger {
     let recorded = 0;
     while (base < count) {
       const upto = Math.min(count, base + MAX_DEPOSITS_PER_APPEND);
-      const batch: NewEvent[] = [];
+      const batch: NewEvent<'dropbox.deposit'>[] = [];
+      const link = this.pendingReceipt;
+      let linked = false;
       for (let n = base + 1; n <= upto; n++) {
-        batch.push({ type: 'dropbox.deposit', data: { box: this.box, count: n, inferred: !this.seenAsDrop.has(n) } });
+        const inferred = !this.seenAsDrop.has(n);
+        const withReceipt = link !== null && !linked && !inferred;
+        if (withReceipt) linked = true;
+        batch.push({ type: 'dropbox.deposit', data: { box: this.box, count: n, inferred, ...(withReceipt ? { receipt: link.receipt } : {}) } });
       }
-      if (!this.record(batch, { [this.countKey]: String(upto) })) break;
+      const state = { ...(linked ? link?.state : {}), [this.countKey]: String(upto) };
+      if (!this.record(batch, state)) break;
+      if (linked && this.pendingReceipt === link) this.pendingReceipt = null;
       for (let n = base + 1; n <= upto; n++) this.seenAsDrop.delete(n);
+      for (const e of batch) this.notifyDeposit(e.data);
       recorded += upto - base;
       base = upto;
     }
     return { recorded, regressed };
+  }
+
+  private notifyDeposit(d: RecordedDeposit): void {
+    for (const l of [...this.depositListeners]) {
+      try {
+        l({ count: d.count, inferred: d.inferred, ...(d.receipt !== undefined ? { receipt: d.receipt } : {}) });
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'deposit listener threw');
+      }
+    }
   }
 
   /** The door closed after an authorised opening: the collection is recorded and a RESET becomes due. */

@@ -15,6 +15,11 @@
  * - A second ISSUE while one is being served (or a reprint runs) is answered `busy` at
  *   once: a double tap on the screen must not print two tickets.
  *
+ * An appointment check-in is an ISSUE carrying `appointment: {code}` (issue #4): no
+ * service is named (central names it in its reply), central is asked `appointment.checkin`,
+ * and a silent central gives a provisional ticket from the offline numbering; the rest —
+ * hold, print confirmation, reprint, void — is the same path.
+ *
  * Every ISSUE is answered by exactly one emitted `ticketResult` with its `requestId`.
  * I/O happens only in the named actors (`askCentral`, `holdTicket`, `printTicket`,
  * `recordIssued`, `sweep`), which TicketDesk provides; context holds plain data only.
@@ -35,13 +40,22 @@ export interface TicketRequest {
   priority: boolean;
   /** When it was asked (epoch ms): printed on the ticket. */
   at: number;
+  /** An appointment check-in: `service` is empty until central names it. */
+  appointment?: { code: string } | null;
 }
 
 export type CentralAnswer =
-  | { kind: 'number'; ticket: string; peopleAhead: number | null; estimatedWaitMin: number | null }
+  | {
+      kind: 'number';
+      ticket: string;
+      peopleAhead: number | null;
+      estimatedWaitMin: number | null;
+      /** Appointment check-in: the service and time central named. */
+      appointment?: { service: string | null; at: string | null };
+    }
   | { kind: 'timeout' }
   | { kind: 'closed'; message: string }
-  | { kind: 'error'; code: string; message: string };
+  | { kind: 'error'; code: string; message: string; comeBackAt?: string | null };
 
 export interface PrintAnswer {
   confirmed: boolean;
@@ -56,12 +70,12 @@ export interface SweepOutput {
 }
 
 export type TicketOutcome =
-  | { kind: 'issued'; ticket: string; service: string; peopleAhead: number | null; offline: boolean }
+  | { kind: 'issued'; ticket: string; service: string; peopleAhead: number | null; offline: boolean; provisional?: boolean }
   | { kind: 'closed'; reason: 'closed' | 'cutoff' | 'central'; nextOpening: string | null; message: string }
   | { kind: 'printer_unavailable'; detail: string }
   | { kind: 'busy' }
   | { kind: 'unknown_service'; service: string }
-  | { kind: 'central_error'; code: string; message: string }
+  | { kind: 'central_error'; code: string; message: string; comeBackAt?: string | null }
   | { kind: 'storage_error'; detail: string };
 
 export interface TicketResultEvent {
@@ -83,6 +97,13 @@ export interface TicketMachineInput {
   pending: readonly HeldTicket[];
   printerReady?: boolean;
   sweepMs?: number;
+}
+
+/** What central is asked: a ticket for a service, or an appointment check-in when `appointmentCode` is set. */
+export interface CentralQuestion {
+  service: string;
+  priority: boolean;
+  appointmentCode: string | null;
 }
 
 export interface HoldInput {
@@ -131,7 +152,7 @@ export const ticketMachine = setup({
     emitted: {} as TicketEmitted,
   },
   actors: {
-    askCentral: fromPromise<CentralAnswer, { service: string; priority: boolean }>(async () => ({ kind: 'timeout' })),
+    askCentral: fromPromise<CentralAnswer, CentralQuestion>(async () => ({ kind: 'timeout' })),
     holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async () => {
       throw new Error('ticket machine: no ledger provided (use TicketDesk)');
     }),
@@ -145,7 +166,7 @@ export const ticketMachine = setup({
     reprintSweep: ({ context }) => context.sweepMs,
   },
   guards: {
-    unknownService: ({ context, event }) => event.type === 'ISSUE' && !serviceOf(context, event.request.service),
+    unknownService: ({ context, event }) => event.type === 'ISSUE' && !event.request.appointment && !serviceOf(context, event.request.service),
     hoursRefuse: ({ event }) => event.type === 'ISSUE' && !event.decision.ok,
     printerNotReady: ({ context }) => !context.printerReady,
     canReprint: ({ context }) => context.printerReady && !context.reprintBlocked && reprintable(context).length > 0,
@@ -162,7 +183,7 @@ export const ticketMachine = setup({
       if (event.type !== 'ISSUE') return;
       const { request, decision } = event;
       let outcome: TicketOutcome;
-      if (!serviceOf(context, request.service)) outcome = { kind: 'unknown_service', service: request.service };
+      if (!request.appointment && !serviceOf(context, request.service)) outcome = { kind: 'unknown_service', service: request.service };
       else if (!decision.ok) {
         outcome = {
           kind: 'closed',
@@ -232,7 +253,11 @@ export const ticketMachine = setup({
           invoke: {
             id: 'central',
             src: 'askCentral',
-            input: ({ context }) => ({ service: context.request!.service, priority: context.request!.priority }),
+            input: ({ context }) => ({
+              service: context.request!.service,
+              priority: context.request!.priority,
+              appointmentCode: context.request!.appointment?.code ?? null,
+            }),
             onDone: [
               {
                 guard: { type: 'answerIs', params: ({ event }) => ({ answer: event.output, kind: 'closed' }) },
@@ -251,7 +276,7 @@ export const ticketMachine = setup({
                   type: 'answer',
                   params: ({ event }) => {
                     const e = event.output as Extract<CentralAnswer, { kind: 'error' }>;
-                    return { outcome: { kind: 'central_error', code: e.code, message: e.message } };
+                    return { outcome: { kind: 'central_error', code: e.code, message: e.message, ...(e.comeBackAt !== undefined ? { comeBackAt: e.comeBackAt } : {}) } };
                   },
                 },
               },
@@ -328,8 +353,9 @@ export const ticketMachine = setup({
                 {
                   type: 'answer',
                   params: ({ context }) => {
-                    const h = context.held!;
-                    return { outcome: { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline } };
+                    const h = context.held as HeldTicket & { appointment?: { provisional: boolean } };
+                    const provisional = h.appointment ? { provisional: h.appointment.provisional } : {};
+                    return { outcome: { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline, ...provisional } };
                   },
                 },
               ],

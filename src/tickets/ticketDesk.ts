@@ -5,6 +5,11 @@
  *
  * The printer's readiness reaches the machine as PRINTER events, sent whenever the
  * printer machine's public view changes between ready and not ready (or its state name).
+ *
+ * Appointment check-in (`checkIn(code)`, issue #4) goes through the same machine: central
+ * is asked `appointment.checkin`; a silent central gives a provisional ticket with an
+ * offline number (`A-K1-001`); the ticket is held, printed, confirmed, reprinted or
+ * voided like any other, and recorded as `appointment.checkin` instead of `ticket.issued`.
  */
 import { randomUUID } from 'node:crypto';
 import { createActor, fromPromise, type Actor, type Subscription } from 'xstate';
@@ -17,6 +22,7 @@ import {
   ticketMachine,
   ticketStatusView,
   type CentralAnswer,
+  type CentralQuestion,
   type HoldInput,
   type PrintAnswer,
   type SweepOutput,
@@ -24,11 +30,22 @@ import {
   type TicketOutcome,
   type TicketResultEvent,
 } from '../machines/ticketMachine.js';
-import type { EventLog } from '../upstream/events.js';
+import type { EventLog, NewEvent } from '../upstream/events.js';
 import type { QueueState, RequestResult } from '../upstream/upstreamLink.js';
-import { canIssueTicket } from './hours.js';
+import {
+  APPOINTMENT_COUNTER_KEY,
+  APPOINTMENT_OFFLINE_PREFIX,
+  appointmentContent,
+  appointmentOf,
+  appointmentReplyDetails,
+  codeHint,
+  comeBackAtOf,
+  normalizeAppointmentCode,
+  type AppointmentInfo,
+} from './appointments.js';
+import { canIssueTicket, currentClosingTime, isOpen, nextOpening, type TicketDecision } from './hours.js';
 import { ticketContent, type TicketContentSettings } from './ticketContent.js';
-import { TicketLedger, type HeldTicket } from './ticketLedger.js';
+import { TicketLedger, type HeldTicket, type TicketFields } from './ticketLedger.js';
 
 /** The printer machine answers every PRINT; should it not, the ticket is treated as unconfirmed after this. */
 export const PRINT_RESULT_TIMEOUT_MS = 60_000;
@@ -70,11 +87,20 @@ export class TicketDesk {
   private readonly subscriptions: Array<{ unsubscribe(): void }> = [];
   private readonly settings: TicketContentSettings;
   private lastPrinter = { ready: false, detail: '' };
+  /** The appointment ticket whose `ticket.issued` the ledger is writing right now (see recordIssued). */
+  private recordingAppointment: { held: HeldTicket; info: AppointmentInfo } | null = null;
 
   constructor(private readonly opts: TicketDeskOptions) {
     this.now = opts.now ?? (() => new Date());
     const timeZone = opts.config.hours?.timezone ?? DEFAULT_TIME_ZONE;
-    this.ledger = new TicketLedger(opts.events, { kioskId: opts.config.kiosk.id, timeZone, now: this.now });
+    // The ledger records a printed ticket as ticket.issued; an appointment ticket is
+    // reported as appointment.checkin instead, in the same transaction as the ledger's state.
+    const events = opts.events;
+    const ledgerLog: EventLog = {
+      append: (list, state) => events.append(this.asAppointmentEvents(list), state),
+      getState: (key) => events.getState(key),
+    };
+    this.ledger = new TicketLedger(ledgerLog, { kioskId: opts.config.kiosk.id, timeZone, now: this.now });
     this.settings = {
       site: opts.config.kiosk.site,
       locale: opts.config.kiosk.locale,
@@ -135,8 +161,68 @@ export class TicketDesk {
     });
   }
 
+  /**
+   * Checks an appointment in (the code already shape-checked by the caller); resolves with
+   * the machine's answer (never rejects). Opening hours apply, the walk-in cut-off does not:
+   * an appointment near closing time is still honoured.
+   */
+  checkIn(code: string): Promise<TicketOutcome> {
+    const at = this.now();
+    const hours = this.opts.config.hours;
+    const decision: TicketDecision = isOpen(hours, at)
+      ? { ok: true, closesAt: currentClosingTime(hours, at), ticketsUntil: null }
+      : { ok: false, reason: 'closed', nextOpening: nextOpening(hours, at) };
+    const requestId = randomUUID();
+    return new Promise((resolve) => {
+      this.waiters.set(requestId, resolve);
+      this.actor.send({
+        type: 'ISSUE',
+        request: { requestId, service: '', priority: false, at: at.getTime(), appointment: { code: normalizeAppointmentCode(code) } },
+        decision,
+      });
+    });
+  }
+
   status() {
     return ticketStatusView(this.actor.getSnapshot());
+  }
+
+  /** Records `held` as issued (ticket.issued, or appointment.checkin for an appointment ticket). */
+  private recordIssued(held: HeldTicket): void {
+    const info = appointmentOf(held);
+    this.recordingAppointment = info ? { held, info } : null;
+    try {
+      this.ledger.recordIssued(held);
+    } finally {
+      this.recordingAppointment = null;
+    }
+    if (info) this.opts.log.info({ ticket: held.ticket, codeHint: info.codeHint, provisional: info.provisional }, 'appointment checked in');
+  }
+
+  private asAppointmentEvents(list: readonly NewEvent[]): readonly NewEvent[] {
+    const rec = this.recordingAppointment;
+    if (!rec) return list;
+    return list.map((e): NewEvent => {
+      if (e.type !== 'ticket.issued' || (e as NewEvent<'ticket.issued'>).data.ticket !== rec.held.ticket) return e;
+      const { held, info } = rec;
+      return {
+        type: 'appointment.checkin',
+        data: {
+          ticket: held.ticket,
+          service: info.provisional || held.service === '' ? null : held.service,
+          offline: held.offline,
+          provisional: info.provisional,
+          result: info.provisional ? 'provisional' : 'checked_in',
+          peopleAhead: held.peopleAhead,
+          codeHint: info.codeHint,
+        },
+      };
+    });
+  }
+
+  /** Counter of provisional appointment numbers: shared with a service whose prefix is "A", so none repeats. */
+  private appointmentCounterKey(): string {
+    return this.opts.config.services.find((s) => s.prefix === APPOINTMENT_OFFLINE_PREFIX)?.id ?? APPOINTMENT_COUNTER_KEY;
   }
 
   private notePrinter(ready: boolean, detail: string): void {
@@ -152,14 +238,40 @@ export class TicketDesk {
     const printTimeoutMs = this.opts.timings?.printResultTimeoutMs ?? PRINT_RESULT_TIMEOUT_MS;
     return ticketMachine.provide({
       actors: {
-        askCentral: fromPromise<CentralAnswer, { service: string; priority: boolean }>(async ({ input }) =>
-          toCentralAnswer(await central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs), log),
+        askCentral: fromPromise<CentralAnswer, CentralQuestion>(async ({ input }) =>
+          input.appointmentCode !== null
+            ? toCheckinAnswer(await central.request<unknown>('appointment.checkin', { code: input.appointmentCode }, timeoutMs), log)
+            : toCentralAnswer(await central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs), log),
         ),
         holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async ({ input }) => {
           const { request, central: number } = input;
           const base = { service: request.service, priority: request.priority, issuedAt: request.at, closesAt: input.closesAt };
           let held: HeldTicket;
-          if (number) {
+          if (request.appointment) {
+            const hint = codeHint(request.appointment.code);
+            if (number) {
+              const fields: TicketFields & { appointment: AppointmentInfo } = {
+                ...base,
+                service: number.appointment?.service ?? '',
+                offline: false,
+                peopleAhead: number.peopleAhead,
+                estimatedWaitMin: number.estimatedWaitMin,
+                appointment: { codeHint: hint, provisional: false, at: number.appointment?.at ?? null },
+              };
+              held = this.ledger.holdCentral(number.ticket, fields);
+            } else {
+              const fields: TicketFields & { appointment: AppointmentInfo } = {
+                ...base,
+                service: this.appointmentCounterKey(),
+                offline: true,
+                peopleAhead: null,
+                estimatedWaitMin: null,
+                appointment: { codeHint: hint, provisional: true, at: null },
+              };
+              held = this.ledger.holdOffline(APPOINTMENT_OFFLINE_PREFIX, fields);
+              log.warn({ ticket: held.ticket, codeHint: hint }, 'central did not answer the check-in: provisional appointment ticket');
+            }
+          } else if (number) {
             held = this.ledger.holdCentral(number.ticket, { ...base, offline: false, peopleAhead: number.peopleAhead, estimatedWaitMin: number.estimatedWaitMin });
           } else {
             // Central is silent: the last queue state it published is the best estimate there is.
@@ -171,7 +283,7 @@ export class TicketDesk {
         }),
         printTicket: fromPromise<PrintAnswer, HeldTicket>(({ input }) => this.print(input, printTimeoutMs)),
         recordIssued: fromPromise<{ pending: HeldTicket[] }, HeldTicket>(async ({ input }) => {
-          this.ledger.recordIssued(input);
+          this.recordIssued(input);
           return { pending: this.ledger.pending() };
         }),
         sweep: fromPromise<SweepOutput, { pending: HeldTicket[]; unrecorded: string[] }>(async ({ input }) => {
@@ -179,7 +291,7 @@ export class TicketDesk {
           for (const ticket of input.unrecorded) {
             const held = input.pending.find((p) => p.ticket === ticket);
             try {
-              if (held) this.ledger.recordIssued(held);
+              if (held) this.recordIssued(held);
             } catch (e) {
               unrecorded.push(ticket);
               log.error({ ticket, err: (e as Error).message }, 'printed ticket still cannot be recorded');
@@ -203,8 +315,13 @@ export class TicketDesk {
   private async print(held: HeldTicket, timeoutMs: number): Promise<PrintAnswer> {
     const printer = this.opts.printer;
     const service = this.service(held.service);
-    if (!printer || !service || !this.opts.config.printer) return { confirmed: false, reason: printer ? 'unknown_service' : 'no_printer' };
-    const job = encodeTicket(ticketContent(held, service, this.settings), { type: this.opts.config.printer.type });
+    const appointment = appointmentOf(held);
+    if (!printer || !this.opts.config.printer) return { confirmed: false, reason: 'no_printer' };
+    if (!service && !appointment) return { confirmed: false, reason: 'unknown_service' };
+    const content = appointment
+      ? appointmentContent(held, appointment, appointment.provisional ? undefined : service, this.settings)
+      : ticketContent(held, service!, this.settings);
+    const job = encodeTicket(content, { type: this.opts.config.printer.type });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<PrintAnswer>((resolve) => {
       timer = setTimeout(() => resolve({ confirmed: false, reason: 'print_timeout' }), timeoutMs);
@@ -215,6 +332,20 @@ export class TicketDesk {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Central's reply to `appointment.checkin` as the machine sees it: a number (with the
+ * service and time central named), `closed`, or an error carrying the refusal code
+ * (`too_early` with `comeBackAt`, `too_late`, `unknown_appointment`, `already_checked_in`).
+ */
+export function toCheckinAnswer(r: RequestResult<unknown>, log?: Logger): CentralAnswer {
+  if ('ok' in r && !r.ok && r.error.code !== 'service_closed') {
+    const comeBackAt = r.error.code === 'too_early' ? comeBackAtOf(r.error as { message: string } & Record<string, unknown>) : undefined;
+    return { kind: 'error', code: r.error.code, message: r.error.message, ...(comeBackAt !== undefined ? { comeBackAt } : {}) };
+  }
+  const answer = toCentralAnswer(r, log);
+  return answer.kind === 'number' ? { ...answer, appointment: appointmentReplyDetails(r) } : answer;
 }
 
 /** Central's reply as the machine sees it. An ok reply without a usable number counts as no answer. */

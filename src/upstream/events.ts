@@ -15,7 +15,32 @@ export interface EventDataByType {
   'dropbox.fill': { box: string; percent: number; level: 'ok' | 'nearly_full' | 'full' };
   'dropbox.tamper': { box: string; code: string };
   'dropbox.key': { box: string; state: 'on' | 'off' };
+  // Deposit receipts (issue #4): issued once printed; voided when no envelope followed
+  // in time ('no_drop'), the citizen left ('cancelled'), or a restart cut the print ('interrupted').
+  'dropbox.receipt_issued': { box: string; receipt: string };
+  'dropbox.receipt_voided': { box: string; receipt: string; reason: 'no_drop' | 'cancelled' | 'interrupted' };
+  // An appointment ticket, recorded once printed (instead of ticket.issued). The code
+  // itself never travels in full: `codeHint` is masked (last 4 characters).
+  // `service` is null on a provisional ticket (central did not answer).
+  'appointment.checkin': {
+    ticket: string;
+    service: string | null;
+    offline: boolean;
+    provisional: boolean;
+    result: 'checked_in' | 'provisional';
+    peopleAhead: number | null;
+    codeHint: string;
+  };
+  /** A code read by the scanner (never the code): `kind` is what it looks like. */
+  'scanner.scan': { kind: 'appointment_code' | 'unrecognised'; valid: boolean };
   'printer.paper': { state: 'ok' | 'near_end' | 'out' };
+  // Paper forecast (issue #5): the roll is expected to run out around `emptyAround`
+  // ("HH:MM" in the kiosk's time zone; `emptyAt` the same instant in UTC).
+  'printer.paper_forecast': { emptyAround: string; emptyAt: string; ticketsLeft: number; ticketsPerHour: number };
+  'printer.roll_changed': { reason: 'technician' | 'refilled_after_out' };
+  // A collection slip printed for the `dropbox.collected` with the same box and count;
+  // receipts deposited since the previous collection (null when none carried a receipt).
+  'dropbox.collection_slip': { box: string; count: number; receipts: number; receiptsFrom: string | null; receiptsTo: string | null };
   'device.fault': { device: DeviceName; code: string; detail: string };
   'device.recovered': { device: DeviceName; code: string };
   // Technician diagnostics (CONTRACT §6). `session` is a random id that is not the
@@ -24,7 +49,7 @@ export interface EventDataByType {
   'diag.login_failed': { consecutiveFailures: number };
   'diag.locked_out': { consecutiveFailures: number; retryAfterS: number };
   'diag.logout': { session: string; reason: 'logout' | 'idle' | 'max_age' | 'evicted'; durationS: number };
-  'diag.action': { session: string; action: 'test_print' | 'slot_light' | 'door_unlock'; detail: string };
+  'diag.action': { session: string; action: 'test_print' | 'slot_light' | 'door_unlock' | 'collection_start' | 'roll_changed'; detail: string };
 }
 
 export type EventType = keyof EventDataByType;

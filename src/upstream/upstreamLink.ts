@@ -88,7 +88,9 @@ export interface UpstreamStatus {
   outboxFull: boolean;
 }
 
-export type RequestResult<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } } | { timeout: true };
+/** Central's error: `code` and `message`, plus whatever else it says (e.g. `comeBackAt`). */
+export type CentralError = { code: string; message: string } & Record<string, unknown>;
+export type RequestResult<T> = { ok: true; data: T } | { ok: false; error: CentralError } | { timeout: true };
 
 /** Retained queue state on `P/S/queues`. Unknown keys are tolerated, wrong types are not. */
 export const queueStateSchema = z
@@ -550,7 +552,7 @@ export class UpstreamLink {
       this.replyLog.warn({ id: reply.id }, 'reply to an unknown or expired request ignored');
       return;
     }
-    p.settle(reply.ok ? { ok: true, data: reply.data } : { ok: false, error: { code: reply.error.code, message: reply.error.message } });
+    p.settle(reply.ok ? { ok: true, data: reply.data } : { ok: false, error: { ...reply.error, code: reply.error.code, message: reply.error.message } });
   }
 
   private onQueueState(payload: Buffer): void {

@@ -1,0 +1,289 @@
+/**
+ * The deposit flow end to end over real seams: POST /api/deposits on the real controller,
+ * the simulated board on a MockBinding serial port, the simulated Epson printer on TCP,
+ * a real mosquitto and the simulated central receiving the events. The deposit desk's
+ * clock is a manual one, so the 2-minute wait for the envelope is advanced, not slept.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BoardCommand } from '../devices/board/frames.js';
+import { configSchema, type KioskConfig } from '../src/config/schema.js';
+import { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS, type DepositClock } from '../src/dropbox/depositDesk.js';
+import { silentLogger } from '../src/log.js';
+import { startController, type Controller, type ControllerOptions } from '../src/main.js';
+import { dropboxStatusView } from '../src/machines/dropboxMachine.js';
+import { printerStatusView } from '../src/machines/printerMachine.js';
+import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
+import type { EventEnvelope } from '../src/upstream/events.js';
+import { BoardSimulator } from '../sim/board/boardSimulator.js';
+import { startCentralSimulator, type CentralSimulator } from '../sim/central/centralSimulator.js';
+import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
+import { createMockSerialFactory, type MockSerialFactory } from '../sim/serial/mockTransport.js';
+import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+
+const BOARD_PATH = '/dev/ttyACM0';
+const WAIT_MS = 5_000;
+const POLL_MS = 10;
+
+/** Time for the deposit desk only: timers fire when the test advances it. */
+class ManualClock implements DepositClock {
+  private t = Date.now();
+  private nextId = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.nextId;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  advance(ms: number): void {
+    const until = this.t + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = Math.max(this.t, due[1].at);
+      due[1].fn();
+    }
+    this.t = until;
+  }
+}
+
+let broker: Mosquitto;
+let testNo = 0;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+});
+afterAll(async () => {
+  await broker.stop();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Kiosk {
+  controller: Controller;
+  printer: SimulatedPrinter;
+  central: CentralSimulator;
+  board: BoardSimulator;
+  serial: MockSerialFactory;
+  clock: ManualClock;
+  request(method: string, path: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  restart(): Promise<void>;
+}
+
+async function waitUntil(what: string, pred: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function startKiosk(opts: { boardAttached?: boolean } = {}): Promise<Kiosk> {
+  testNo++;
+  const site = `dep-${testNo}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-deposit-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const printer = await startSimulatedPrinter();
+  cleanups.push(() => printer.close());
+  const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site, services: [] });
+  cleanups.push(() => central.close());
+  const serial = createMockSerialFactory();
+  const board = new BoardSimulator({ boardId: 'DEP-1', heartbeatMs: 200 });
+  if (opts.boardAttached !== false) board.attach(serial.deviceEnd(BOARD_PATH));
+  board.start();
+  cleanups.push(() => board.stop());
+  const clock = new ManualClock();
+  const config: KioskConfig = configSchema.parse({
+    kiosk: { id: `d${testNo}-k1`, site, locale: 'pt-PT' },
+    dataDir,
+    http: { host: '127.0.0.1', port: 0 },
+    printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
+    dropbox: { id: 'box-1', port: BOARD_PATH, baudRate: 115200 },
+    upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 300 },
+  });
+  const options: ControllerOptions = { log: silentLogger(), openSerial: serial, upstreamBackoff: { initialMs: 20, maxMs: 100 }, deposits: { clock } };
+  const ready = async (c: Controller): Promise<void> => {
+    await waitUntil('printer ready', () => printerStatusView(c.printer!.getSnapshot()).ready, STATUS_POLL_MS * 3);
+    await waitUntil('upstream connected', () => c.upstream.status().connected);
+    if (opts.boardAttached !== false) await waitUntil('drop box online', () => dropboxStatusView(c.dropbox!.actor.getSnapshot(), c.dropbox!.ledger).state === 'online');
+  };
+  const kiosk: Kiosk = {
+    controller: await startController(config, options),
+    printer,
+    central,
+    board,
+    serial,
+    clock,
+    async request(method, path) {
+      const res = await fetch(`${kiosk.controller.url}${path}`, { method });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
+    async restart() {
+      await kiosk.controller.stop('test restart');
+      kiosk.controller = await startController(config, options);
+      await ready(kiosk.controller);
+    },
+  };
+  cleanups.push(() => kiosk.controller.stop('test end'));
+  await ready(kiosk.controller);
+  return kiosk;
+}
+
+const ledCommands = (board: BoardSimulator) => board.commandsReceived.filter((r) => r.command.type === 'LED').map((r) => (r.command as Extract<BoardCommand, { type: 'LED' }>).mode);
+const ofType = (events: EventEnvelope[], type: string) => events.filter((e) => e.type === type).map((e) => e.data);
+
+describe('a citizen deposits documents in the drop box', () => {
+  it('gets a printed receipt, the slot lights up, and the envelope dropped is linked to the receipt upstream', async () => {
+    const k = await startKiosk();
+    const res = await k.request('POST', '/api/deposits');
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ receipt: 'R-K1-000001', expiresInS: DEPOSIT_DROP_TIMEOUT_MS / 1000 });
+
+    const [job] = await k.printer.waitForJobs(1);
+    expect(job!.complete).toBe(true);
+    expect(job!.document.lines.find((l) => l.text.trim() === 'R-K1-000001')?.width).toBeGreaterThanOrEqual(4);
+    expect(job!.text).toContain('Comprovativo de entrega');
+    expect(job!.text).toContain('Marco de entrega: box-1');
+    expect(job!.text).toContain('Guarde este comprovativo');
+    expect(job!.text).toMatch(/Emitida em: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
+    expect(job!.document.qrCodes).toEqual([`https://siga.seg-social.pt/r/${k.controller.config.kiosk.site}/R-K1-000001`]);
+    expect(job!.document.cuts).toBe(1);
+
+    await k.board.waitForCommand((c) => c.type === 'LED' && c.mode === 'ON', WAIT_MS);
+    expect((await k.request('GET', '/api/deposits/current')).body).toEqual({ state: 'awaiting_drop', receipt: 'R-K1-000001', secondsLeft: 120, box: 'box-1', reason: null });
+    k.clock.advance(30_000);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ secondsLeft: 90 });
+
+    k.board.drop(1);
+    const deposit = await k.central.waitForEvent((e) => e.type === 'dropbox.deposit', WAIT_MS);
+    expect(deposit.data).toEqual({ box: 'box-1', count: 1, inferred: false, receipt: 'R-K1-000001' });
+    await waitUntil('light off', () => ledCommands(k.board).at(-1) === 'OFF');
+    expect(ledCommands(k.board)).toEqual(['ON', 'OFF']);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'received', receipt: 'R-K1-000001', secondsLeft: null });
+
+    // The next envelope is nobody's receipt; the time running out later voids nothing.
+    k.board.drop(1);
+    await k.central.waitForEvents((es) => es.filter((e) => e.type === 'dropbox.deposit').length === 2, WAIT_MS);
+    k.clock.advance(DEPOSIT_DROP_TIMEOUT_MS);
+    expect(ofType(k.central.events(), 'dropbox.deposit')[1]).toEqual({ box: 'box-1', count: 2, inferred: false });
+    const issued = ofType(k.central.events(), 'dropbox.receipt_issued');
+    expect(issued).toEqual([{ box: 'box-1', receipt: 'R-K1-000001' }]);
+    expect(ofType(k.central.events(), 'dropbox.receipt_voided')).toEqual([]);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'idle', receipt: null });
+  });
+
+  it('voids the receipt upstream and turns the light off when no envelope comes within the time', async () => {
+    const k = await startKiosk();
+    expect((await k.request('POST', '/api/deposits')).status).toBe(201);
+    await k.board.waitForCommand((c) => c.type === 'LED' && c.mode === 'ON', WAIT_MS);
+    k.clock.advance(DEPOSIT_DROP_TIMEOUT_MS - 1);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'awaiting_drop', secondsLeft: 1 });
+    k.clock.advance(1);
+    const voided = await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_voided', WAIT_MS);
+    expect(voided.data).toEqual({ box: 'box-1', receipt: 'R-K1-000001', reason: 'no_drop' });
+    await waitUntil('light off', () => ledCommands(k.board).at(-1) === 'OFF');
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'voided', receipt: 'R-K1-000001', reason: 'no_drop' });
+
+    k.board.drop(1); // too late: not linked to the void receipt
+    const deposit = await k.central.waitForEvent((e) => e.type === 'dropbox.deposit', WAIT_MS);
+    expect(deposit.data).toEqual({ box: 'box-1', count: 1, inferred: false });
+    k.clock.advance(DEPOSIT_RESULT_KEPT_MS);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'idle' });
+  });
+
+  it('voids the receipt as cancelled when the citizen walks away', async () => {
+    const k = await startKiosk();
+    expect((await k.request('POST', '/api/deposits')).status).toBe(201);
+    const cancel = await k.request('DELETE', '/api/deposits/current');
+    expect(cancel).toEqual({ status: 200, body: { state: 'voided', receipt: 'R-K1-000001', reason: 'cancelled' } });
+    const voided = await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_voided', WAIT_MS);
+    expect(voided.data).toMatchObject({ reason: 'cancelled' });
+    await waitUntil('light off', () => ledCommands(k.board).at(-1) === 'OFF');
+    const again = await k.request('DELETE', '/api/deposits/current');
+    expect(again.status).toBe(404);
+    expect(again.body).toMatchObject({ error: 'no_deposit' });
+  });
+});
+
+describe('deposits the kiosk refuses', () => {
+  it('answers 409 box_full when the drop box reports itself full, and prints nothing', async () => {
+    const k = await startKiosk();
+    k.board.fill(100);
+    await waitUntil('box full', () => dropboxStatusView(k.controller.dropbox!.actor.getSnapshot(), k.controller.dropbox!.ledger).fillLevel === 'full');
+    const res = await k.request('POST', '/api/deposits');
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ error: 'box_full' });
+    expect(typeof res.body.message).toBe('string');
+    expect(k.printer.jobs).toHaveLength(0);
+    expect(ledCommands(k.board)).toEqual([]);
+  });
+
+  it('prints one receipt for a double tap: the second POST is 409 busy', async () => {
+    const k = await startKiosk();
+    const [a, b] = await Promise.all([k.request('POST', '/api/deposits'), k.request('POST', '/api/deposits')]);
+    expect([a.status, b.status].sort()).toEqual([201, 409]);
+    expect((a.status === 409 ? a : b).body).toMatchObject({ error: 'busy' });
+    expect((await k.request('POST', '/api/deposits')).body).toMatchObject({ error: 'busy' }); // still waiting for the envelope
+    await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_issued', WAIT_MS);
+    await new Promise((r) => setTimeout(r, STATUS_POLL_MS));
+    expect(k.printer.jobs).toHaveLength(1);
+    expect(ofType(k.central.events(), 'dropbox.receipt_issued')).toHaveLength(1);
+  });
+
+  it('answers 503 dropbox_unavailable when the board is silent, and 503 printer_unavailable with the paper out; nothing printed, no light', async () => {
+    const silent = await startKiosk({ boardAttached: false });
+    const res = await silent.request('POST', '/api/deposits');
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'dropbox_unavailable' });
+    expect(silent.printer.jobs).toHaveLength(0);
+
+    const k = await startKiosk();
+    k.printer.setStatus({ paper: 'out' });
+    await waitUntil('printer sees paper out', () => !printerStatusView(k.controller.printer!.getSnapshot()).ready, STATUS_POLL_MS * 3);
+    const noPaper = await k.request('POST', '/api/deposits');
+    expect(noPaper.status).toBe(503);
+    expect(noPaper.body).toMatchObject({ error: 'printer_unavailable' });
+    expect(k.printer.jobs).toHaveLength(0);
+    expect(ledCommands(k.board)).toEqual([]);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'idle' });
+  });
+});
+
+describe('a receipt across a restart of the controller', () => {
+  it('keeps waiting for the envelope with the time it had left, links it, and never reuses a receipt id', async () => {
+    const k = await startKiosk();
+    expect((await k.request('POST', '/api/deposits')).body).toMatchObject({ receipt: 'R-K1-000001' });
+    k.clock.advance(60_000);
+    await k.restart();
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'awaiting_drop', receipt: 'R-K1-000001', secondsLeft: 60 });
+    await waitUntil('light on again', () => ledCommands(k.board).filter((m) => m === 'ON').length === 2);
+    k.board.drop(1);
+    const deposit = await k.central.waitForEvent((e) => e.type === 'dropbox.deposit', WAIT_MS);
+    expect(deposit.data).toMatchObject({ count: 1, inferred: false, receipt: 'R-K1-000001' });
+    await waitUntil('received', () => k.controller.deposits!.view().state === 'received');
+    k.clock.advance(DEPOSIT_RESULT_KEPT_MS);
+    expect((await k.request('POST', '/api/deposits')).body).toMatchObject({ receipt: 'R-K1-000002' });
+  });
+
+  it('voids a receipt whose time ran out while the controller was down', async () => {
+    const k = await startKiosk();
+    expect((await k.request('POST', '/api/deposits')).status).toBe(201);
+    await k.controller.stop('down');
+    k.clock.advance(DEPOSIT_DROP_TIMEOUT_MS + 1);
+    await k.restart();
+    const voided = await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_voided', WAIT_MS);
+    expect(voided.data).toEqual({ box: 'box-1', receipt: 'R-K1-000001', reason: 'no_drop' });
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'voided' });
+  });
+});
