@@ -61,6 +61,10 @@ export const configSchema = z
           .regex(/^(tcp:\/\/[^:/\s]+:\d{1,5}|\/\S+)$/, '"tcp://HOST:PORT" or a device path such as /dev/usb/lp0'),
         /** Baud rate when `interface` is a serial device (project key). */
         baudRate: z.number().int().positive().default(9600),
+        /** Paper on a new roll, in mm, for the paper forecast (project key; 80 m rolls). */
+        rollLengthMm: z.number().int().min(1000).max(1_000_000).default(80_000),
+        /** Length of one queue ticket in mm, measured with a ruler (project key); absent: estimated from the printed tickets. */
+        ticketLengthMm: z.number().min(20).max(1000).optional(),
       })
       .strict()
       .optional(),

@@ -299,7 +299,10 @@ export class CollectionDesk {
           next = { ...next, last: { ...next.pending, printed: false, printedAt: null } };
         }
         const slip: CollectionSlip = { box: d.box, count: d.count, collectedAt: e.ts, seq: e.seq, range: next.sinceLast, attempts: 0 };
-        next = { ...next, seenSeq: e.seq, pending: slip, sinceLast: { receipts: 0, from: null, to: null } };
+        // Without a printer there is nothing to wait for: the collection is kept as the last one, unprinted.
+        next = this.opts.printer
+          ? { ...next, seenSeq: e.seq, pending: slip, sinceLast: { receipts: 0, from: null, to: null } }
+          : { ...next, seenSeq: e.seq, pending: null, last: { ...slip, printed: false, printedAt: null }, sinceLast: { receipts: 0, from: null, to: null } };
         changed = true;
         collected = true;
       }

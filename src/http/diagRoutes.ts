@@ -7,9 +7,11 @@
  * Device state comes from getters the composition root hands in; nothing here holds a
  * port or an actor. Everything this API returns is free of personal data.
  */
+import type { CollectionStatus } from '../dropbox/collectionSlip.js';
 import type { Logger } from '../log.js';
 import type { dropboxStatusView } from '../machines/dropboxMachine.js';
 import type { printerDiagnostics } from '../machines/printerMachine.js';
+import type { PaperForecastView } from '../printer/paperWatch.js';
 import type { EventType, NewEvent } from '../upstream/events.js';
 import type { OutboxStore } from '../upstream/outbox.js';
 import type { UpstreamStatus } from '../upstream/upstreamLink.js';
@@ -72,7 +74,13 @@ export interface DiagDeps {
     setSlotLight: ((mode: SlotLightMode) => void) | null;
     /** Sends UNLOCK,<ms> to the board. */
     unlockDoor: ((ms: number) => void) | null;
+    /** A new paper roll is in: the paper count starts again (issue #5). */
+    rollChanged?: (() => void) | null;
   };
+  /** The paper forecast; null or absent without a printer. */
+  paperForecast?: (() => PaperForecastView) | null;
+  /** The collection in progress and the last one; null or absent without a drop box. */
+  collection?: (() => CollectionStatus) | null;
   /** Unlock time when the request names none (`config.dropbox.unlockMs`). */
   defaultUnlockMs: number;
   /** Puts a diag.* event in the outbox (OutboxStore.append of one event). */
@@ -125,7 +133,7 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
     now,
   });
 
-  const recordAction = (session: DiagSession, action: 'test_print' | 'slot_light' | 'door_unlock', detail: string) => {
+  const recordAction = (session: DiagSession, action: 'test_print' | 'slot_light' | 'door_unlock' | 'collection_start' | 'roll_changed', detail: string) => {
     try {
       deps.record({ type: 'diag.action', data: { session: session.id, action, detail } });
     } catch (err) {
@@ -193,6 +201,48 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
         unlockDoor(ms);
         recordAction(session, 'door_unlock', `${ms} ms`);
         return { status: 202, body: { unlocking: true, ms } };
+      },
+    },
+    [`${DIAG_ROOT}/forecast`]: {
+      GET: () => {
+        const forecast = deps.paperForecast;
+        if (!forecast) return jsonError(409, 'no_printer', 'this kiosk has no printer configured');
+        return { status: 200, body: forecast() };
+      },
+    },
+    [`${DIAG_ROOT}/printer/roll-changed`]: {
+      POST: (_req, session) => {
+        const rollChanged = deps.actions.rollChanged;
+        if (!rollChanged || !deps.paperForecast) return jsonError(409, 'no_printer', 'this kiosk has no printer configured');
+        rollChanged();
+        recordAction(session, 'roll_changed', 'new roll');
+        return { status: 200, body: { rollChanged: true, forecast: deps.paperForecast() } };
+      },
+    },
+    [`${DIAG_ROOT}/collection`]: {
+      GET: () => {
+        const collection = deps.collection;
+        if (!collection) return jsonError(409, 'no_dropbox', 'this kiosk has no drop box configured');
+        return { status: 200, body: collection() };
+      },
+    },
+    // A collection: the door is unlocked and the count to take out is shown. Closing
+    // the door records `dropbox.collected`, resets the board and prints the slip.
+    [`${DIAG_ROOT}/collection/start`]: {
+      POST: (req, session) => {
+        const unlockDoor = deps.actions.unlockDoor;
+        const collection = deps.collection;
+        if (!unlockDoor || !collection) return jsonError(409, 'no_dropbox', 'this kiosk has no drop box configured');
+        const raw = (req.body as { ms?: unknown } | undefined)?.ms;
+        const ms = raw === undefined || raw === null ? deps.defaultUnlockMs : raw;
+        if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < DIAG_UNLOCK_MIN_MS || ms > DIAG_UNLOCK_MAX_MS) {
+          return jsonError(400, 'bad_unlock_ms', `ms must be a whole number of milliseconds from ${DIAG_UNLOCK_MIN_MS} to ${DIAG_UNLOCK_MAX_MS}`);
+        }
+        const before = collection();
+        if (before.state !== 'online') return jsonError(409, 'dropbox_offline', `the drop-box board is ${before.state}: the door cannot be unlocked`);
+        unlockDoor(ms);
+        recordAction(session, 'collection_start', `${before.count ?? 'unknown'} envelope(s), unlock ${ms} ms`);
+        return { status: 202, body: { unlocking: true, ms, collection: before } };
       },
     },
   };

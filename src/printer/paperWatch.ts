@@ -1,0 +1,262 @@
+/**
+ * Follows the paper the printer uses and keeps the forecast (paperForecast.ts) current:
+ *
+ *  - every job put on the printer's queue is measured once (estimateJobLengthMm); when
+ *    the printer answers it (anything but `refused`), its length counts as paper used;
+ *  - a roll change (technician's button, or the printer going from paper out back to
+ *    ok) starts the count afresh and is recorded upstream as `printer.roll_changed`;
+ *  - `printer.paper_forecast` goes upstream when the roll is first predicted empty
+ *    within two hours, at most once an hour.
+ *
+ * Paper used since the roll change survives restarts (outbox state table), saved at
+ * most once a minute so tickets do not pay an extra fsync each: a power cut loses at
+ * most a minute of counting. The issue rate is kept in memory only; after a restart the
+ * forecast waits until enough is seen again.
+ */
+import type { PrinterModel } from '../../devices/printer/ticketLayout.js';
+import type { Logger } from '../log.js';
+import type { PaperState, PrintRequest, PrinterActor } from '../machines/printerMachine.js';
+import type { EventLog, NewEvent } from '../upstream/events.js';
+import {
+  FORECAST_RATE_WINDOW_MS,
+  estimateJobLengthMm,
+  forecastPaper,
+  formatEmptyAround,
+  shouldAnnounceForecast,
+  type PaperForecast,
+  type PrintedLength,
+} from './paperForecast.js';
+
+/** How often the forecast is checked when nothing prints (time passes, the horizon nears). */
+export const PAPER_FORECAST_CHECK_MS = 60_000;
+/** Paper used is written to disk at most this often (and on stop, roll change, announcement). */
+export const PAPER_STATE_SAVE_MS = 60_000;
+export const PAPER_STATE_KEY = 'printer.paperUsage';
+/** Tickets whose estimated length the running average follows. */
+const TICKET_LENGTH_AVERAGE_OVER = 50;
+/** Jobs measured but not yet answered; far more than a printer ever has queued. */
+const MEASURED_JOBS_KEPT = 256;
+
+interface StoredUsage {
+  usedMm: number;
+  tickets: number;
+  rollChangedAt: number | null;
+  lastAnnouncedAt: number | null;
+  ticketMm: { avg: number; n: number };
+}
+
+export interface PaperWatchClock {
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemClock: PaperWatchClock = {
+  now: () => Date.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface PaperWatchOptions {
+  printer: PrinterActor;
+  model: PrinterModel;
+  rollLengthMm: number;
+  /** `printer.ticketLengthMm` when configured; else the running estimate is used. */
+  ticketLengthMm: number | null;
+  /** Estimate before any ticket has printed (a typical ticket, see typicalTicketLengthMm). */
+  defaultTicketLengthMm: number;
+  timeZone: string;
+  store: Pick<EventLog, 'append' | 'getState'>;
+  log: Logger;
+  clock?: PaperWatchClock;
+}
+
+export type RollChangeReason = 'technician' | 'refilled_after_out';
+
+export interface PaperForecastView extends PaperForecast {
+  /** "HH:MM" in the kiosk's time zone, or null without a rate. */
+  emptyAround: string | null;
+  emptyAtIso: string | null;
+  ticketLengthSource: 'configured' | 'estimated';
+  rollChangedAt: string | null;
+  paper: PaperState | null;
+  lastAnnouncedAt: string | null;
+}
+
+export class PaperWatch {
+  private readonly clock: PaperWatchClock;
+  private usage: StoredUsage;
+  private readonly recent: PrintedLength[] = [];
+  private readonly measured = new Map<string, { mm: number; isTicket: boolean }>();
+  private readonly observedSince: number;
+  private paper: PaperState | null;
+  private dirty = false;
+  private saveTimer: unknown = null;
+  private checkTimer: unknown = null;
+  private readonly offs: Array<() => void> = [];
+
+  constructor(private readonly opts: PaperWatchOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.observedSince = this.clock.now();
+    this.usage = loadUsage(opts.store.getState(PAPER_STATE_KEY));
+    this.paper = opts.printer.getSnapshot().context.paper;
+  }
+
+  start(): this {
+    const { printer } = this.opts;
+    const snap = printer.subscribe((s) => this.measureQueue(s.context.queue));
+    this.offs.push(() => snap.unsubscribe());
+    const results = printer.on('printResult', (e) => {
+      const job = this.measured.get(e.jobId);
+      this.measured.delete(e.jobId);
+      if (!job || e.outcome === 'refused') return;
+      this.paperUsed(job.mm, job.isTicket);
+    });
+    this.offs.push(() => results.unsubscribe());
+    const paper = printer.on('paper', (e) => {
+      const before = this.paper;
+      this.paper = e.state;
+      if (before === 'out' && e.state === 'ok') this.rollChanged('refilled_after_out');
+      else this.check();
+    });
+    this.offs.push(() => paper.unsubscribe());
+    this.checkTimer = this.clock.setInterval(() => this.check(), PAPER_FORECAST_CHECK_MS);
+    return this;
+  }
+
+  stop(): void {
+    for (const off of this.offs.splice(0)) off();
+    if (this.checkTimer !== null) this.clock.clearInterval(this.checkTimer);
+    this.checkTimer = null;
+    this.save();
+  }
+
+  /** A new roll is in: counting starts again (the printer's own counter too). */
+  rollChanged(reason: RollChangeReason): void {
+    if (reason === 'technician') this.opts.printer.send({ type: 'ROLL_CHANGED' });
+    this.usage = { ...this.usage, usedMm: 0, tickets: 0, rollChangedAt: this.clock.now(), lastAnnouncedAt: null };
+    this.opts.log.info({ reason }, 'paper roll changed: paper count starts again');
+    this.persist([{ type: 'printer.roll_changed', data: { reason } }]);
+  }
+
+  forecast(): PaperForecast {
+    const now = this.clock.now();
+    return forecastPaper({
+      now,
+      rollLengthMm: this.opts.rollLengthMm,
+      ticketLengthMm: this.ticketLengthMm(),
+      usedMm: this.usage.usedMm,
+      ticketsSinceRollChange: this.usage.tickets,
+      recent: this.recent,
+      observedSince: this.observedSince,
+      paper: this.paper,
+    });
+  }
+
+  view(): PaperForecastView {
+    const now = this.clock.now();
+    const f = this.forecast();
+    return {
+      ...f,
+      usedMm: Math.round(f.usedMm),
+      remainingMm: Math.round(f.remainingMm),
+      ticketLengthMm: Math.round(f.ticketLengthMm * 10) / 10,
+      ticketsPerHour: f.ticketsPerHour === null ? null : Math.round(f.ticketsPerHour * 10) / 10,
+      emptyAround: f.emptyAt === null ? null : formatEmptyAround(f.emptyAt, now, this.opts.timeZone),
+      emptyAtIso: f.emptyAt === null ? null : new Date(f.emptyAt).toISOString(),
+      ticketLengthSource: this.opts.ticketLengthMm !== null ? 'configured' : 'estimated',
+      rollChangedAt: this.usage.rollChangedAt === null ? null : new Date(this.usage.rollChangedAt).toISOString(),
+      paper: this.paper,
+      lastAnnouncedAt: this.usage.lastAnnouncedAt === null ? null : new Date(this.usage.lastAnnouncedAt).toISOString(),
+    };
+  }
+
+  /** Sends `printer.paper_forecast` when due (see shouldAnnounceForecast). */
+  check(): void {
+    const now = this.clock.now();
+    const f = this.forecast();
+    if (this.paper === 'out' || !shouldAnnounceForecast(f, now, this.usage.lastAnnouncedAt)) return;
+    const emptyAt = f.emptyAt!;
+    const data = {
+      emptyAround: formatEmptyAround(emptyAt, now, this.opts.timeZone),
+      emptyAt: new Date(emptyAt).toISOString(),
+      ticketsLeft: f.ticketsLeft,
+      ticketsPerHour: Math.round((f.ticketsPerHour ?? 0) * 10) / 10,
+    };
+    this.usage = { ...this.usage, lastAnnouncedAt: now };
+    this.opts.log.warn(data, 'paper roll expected to run out soon');
+    this.persist([{ type: 'printer.paper_forecast', data }]);
+  }
+
+  private ticketLengthMm(): number {
+    if (this.opts.ticketLengthMm !== null) return this.opts.ticketLengthMm;
+    return this.usage.ticketMm.n > 0 ? this.usage.ticketMm.avg : this.opts.defaultTicketLengthMm;
+  }
+
+  private measureQueue(queue: readonly PrintRequest[]): void {
+    for (const r of queue) {
+      if (this.measured.has(r.jobId)) continue;
+      if (this.measured.size >= MEASURED_JOBS_KEPT) this.measured.delete(this.measured.keys().next().value!);
+      this.measured.set(r.jobId, { mm: estimateJobLengthMm(r.job, this.opts.model), isTicket: r.isTicket });
+    }
+  }
+
+  private paperUsed(mm: number, isTicket: boolean): void {
+    const now = this.clock.now();
+    const t = this.usage.ticketMm;
+    const n = Math.min(t.n + 1, TICKET_LENGTH_AVERAGE_OVER);
+    this.usage = {
+      ...this.usage,
+      usedMm: this.usage.usedMm + mm,
+      tickets: this.usage.tickets + (isTicket ? 1 : 0),
+      ticketMm: isTicket ? { avg: t.avg + (mm - t.avg) / n, n } : t,
+    };
+    this.recent.push({ at: now, mm });
+    while (this.recent.length > 0 && this.recent[0]!.at <= now - FORECAST_RATE_WINDOW_MS) this.recent.shift();
+    this.dirty = true;
+    this.saveTimer ??= this.clock.setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, PAPER_STATE_SAVE_MS);
+    this.check();
+  }
+
+  private save(): void {
+    if (this.saveTimer !== null) this.clock.clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (this.dirty) this.persist([]);
+  }
+
+  private persist(events: NewEvent[]): void {
+    try {
+      this.opts.store.append(events, { [PAPER_STATE_KEY]: JSON.stringify(this.usage) });
+      this.dirty = false;
+    } catch (err) {
+      this.dirty = true;
+      this.opts.log.error({ err: (err as Error).message, events: events.map((e) => e.type) }, 'paper usage could not be stored; kept in memory');
+    }
+  }
+}
+
+function loadUsage(raw: string | null): StoredUsage {
+  const fresh: StoredUsage = { usedMm: 0, tickets: 0, rollChangedAt: null, lastAnnouncedAt: null, ticketMm: { avg: 0, n: 0 } };
+  if (raw === null) return fresh;
+  try {
+    const v = JSON.parse(raw) as Partial<StoredUsage>;
+    const num = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : d);
+    const orNull = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+    return {
+      usedMm: num(v.usedMm, 0),
+      tickets: Math.floor(num(v.tickets, 0)),
+      rollChangedAt: orNull(v.rollChangedAt),
+      lastAnnouncedAt: orNull(v.lastAnnouncedAt),
+      ticketMm: { avg: num(v.ticketMm?.avg, 0), n: Math.floor(num(v.ticketMm?.n, 0)) },
+    };
+  } catch {
+    return fresh;
+  }
+}
