@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the simulator need (socat for real
-# pseudo-terminal pairs, mosquitto as the real broker), once. Idempotent and quiet
-# when everything is there. Set KIOSK_WITH_CHROMIUM=1 to add the browser for UI tests.
+# pseudo-terminal pairs, mosquitto as the real broker, chromium for the touch UI's
+# browser tests and the kiosk screen itself), once. Idempotent and quiet when
+# everything is there. The browser always comes from Debian, never downloaded.
 set -euo pipefail
 need=()
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
-if [ "${KIOSK_WITH_CHROMIUM:-0}" = 1 ]; then
-  command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fi
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+# The touch UI's font (chromium only recommends one, and installs skip recommends).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -23,6 +23,17 @@ import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
+import { startPtyScanner, type PtyScanner } from './scanner/scannerSimulator.js';
+
+/**
+ * Appointments the simulated central knows from the start, relative to the sim's start
+ * (central accepts check-in from 30 min before to 15 min after): scan or type them.
+ */
+export const SIM_APPOINTMENTS = [
+  { code: 'SIM-ON-TIME', service: 'prestacoes', offsetMin: 0, what: 'on time' },
+  { code: 'SIM-EARLY', service: 'contribuicoes', offsetMin: 120, what: 'too early (in 2 h)' },
+  { code: 'SIM-LATE', service: 'prestacoes', offsetMin: -120, what: 'too late (2 h ago)' },
+] as const;
 
 /** How often the demo drops an envelope on its own (0 turns it off with --no-auto). */
 const AUTO_DROP_EVERY_MS = 15_000;
@@ -37,6 +48,7 @@ export const SIM_SERVICES = [
 export interface KioskSim {
   controller: Controller;
   board: PtyBoard;
+  scanner: PtyScanner;
   printer: SimulatedPrinter;
   central: CentralSimulator;
   broker: EmbeddedBroker;
@@ -67,6 +79,10 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
     stops.push(() => central.close());
     const board = await startPtyBoard(devDir, { boardId: 'SIM-BOX-1', firmware: 'sim-1.0.0' });
     stops.push(() => board.stop());
+    const scanner = await startPtyScanner(devDir);
+    stops.push(() => scanner.stop());
+    const startedAt = Date.now();
+    for (const a of SIM_APPOINTMENTS) central.addAppointment({ code: a.code, service: a.service, at: new Date(startedAt + a.offsetMin * 60_000) });
     const printer = await startSimulatedPrinter({ port: 0, outDir: ticketsDir });
     stops.push(() => printer.close());
 
@@ -77,6 +93,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
         http: { host: opts.httpHost ?? '127.0.0.1', port: opts.httpPort ?? 8080 },
         printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
         dropbox: { id: 'box-1', port: board.controllerPath, baudRate: 115200 },
+        scanner: { port: scanner.controllerPath, baudRate: 9600 },
         upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 1500 },
         services: SIM_SERVICES,
       },
@@ -90,6 +107,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
     return {
       controller,
       board,
+      scanner,
       printer,
       central,
       broker,
@@ -110,7 +128,7 @@ export function describeEvent(e: EventEnvelope): string {
   const time = e.ts.slice(11, 19);
   switch (e.type) {
     case 'dropbox.deposit':
-      return `${time} #${e.seq} envelope ${String(d.count)} in ${String(d.box)}${d.inferred ? ' (inferred: frame not seen)' : ''}`;
+      return `${time} #${e.seq} envelope ${String(d.count)} in ${String(d.box)}${d.inferred ? ' (inferred: frame not seen)' : ''}${d.receipt ? ` for receipt ${String(d.receipt)}` : ''}`;
     case 'dropbox.collected':
       return `${time} #${e.seq} ${String(d.box)} collected: ${String(d.count)} envelopes`;
     case 'ticket.issued':
@@ -132,16 +150,19 @@ const HELP = `commands (type a letter and Enter):
   l <n>   lose the next n frames      p   pull the board cable / plug it back
   r       reboot the board            s   silence the board / let it speak
   P       printer paper out / refill  c   printer cover open / closed
-  x       central silent / answering  q   quit`;
+  x       central silent / answering  q   quit
+  a <code>  scan a code (default SIM-ON-TIME)   A   pull the scanner cable / plug it back`;
 
 export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
   const sim = await startKioskSim({ httpPort: opts.port, httpHost: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
-  const { board, printer, central, controller } = sim;
+  const { board, scanner, printer, central, controller } = sim;
   console.log(`kiosk simulator running
   touch UI and API   ${controller.url}/   (health: ${controller.url}/api/health)
   printed tickets    ${join(sim.dataDir, 'printed')}  (job-NNNN.txt and .png)
   MQTT broker        ${sim.broker.url}  (topics siga/lisboa-01/#)
   board serial port  ${board.controllerPath}
+  scanner port       ${scanner.controllerPath}  (type a <code> to scan)
+  appointments       ${SIM_APPOINTMENTS.map((a) => `${a.code} (${a.what})`).join(', ')}
   data               ${sim.dataDir}
 Events below are what central receives. An envelope drops every ${AUTO_DROP_EVERY_MS / 1000} s; type h for commands.`);
 
@@ -157,6 +178,7 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
   let paperOut = false;
   let coverOpen = false;
   let centralSilent = false;
+  let scannerUnplugged = false;
   let keyOn = false;
   const rl = process.stdin.isTTY || process.env.KIOSK_SIM_COMMANDS ? createInterface({ input: process.stdin }) : null;
   const done = new Promise<void>((resolveDone) => {
@@ -221,6 +243,14 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
           centralSilent = !centralSilent;
           central.silent(centralSilent);
           console.log(centralSilent ? 'central silent' : 'central answering');
+          break;
+        case 'a':
+          void scanner.scan(arg ?? SIM_APPOINTMENTS[0].code).catch((e: Error) => console.error(e.message));
+          break;
+        case 'A':
+          scannerUnplugged = !scannerUnplugged;
+          void (scannerUnplugged ? scanner.unplug() : scanner.replug()).catch((e: Error) => console.error(e.message));
+          console.log(scannerUnplugged ? 'scanner cable pulled' : 'scanner cable plugged back');
           break;
         case 'q':
           finish();

@@ -9,12 +9,25 @@ import { createBoardPortLogic } from '../devices/board/boardPortActor.js';
 import { PrinterDriver } from '../devices/printer/printerDriver.js';
 import { createPrinterTransportFactory, type PrinterTransportFactory } from '../devices/printer/printerTransport.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
+import { ScannerDriver } from '../devices/scanner/scannerDriver.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
 import type { KioskConfig } from './config/schema.js';
 import { HttpServer } from './http/server.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
 import { registerTicketRoutes } from './http/ticketRoutes.js';
+import { registerKioskRoutes } from './http/kioskRoutes.js';
+import { registerUiRoutes } from './http/uiRoutes.js';
+import type { UiTimings } from './machines/kioskUiMachine.js';
+import { createHttpUiBackend } from './ui/httpBackend.js';
+import { KioskUi, kioskUiSources } from './ui/kioskUi.js';
+import { DepositDesk, type DepositClock } from './dropbox/depositDesk.js';
+import { codeHint, isAppointmentCode, normalizeAppointmentCode } from './tickets/appointments.js';
+import { recordScannerEvents } from './tickets/scanFeed.js';
 import { registerDiagRoutes, trackOutboxForDiagnostics } from './http/diagRoutes.js';
+import { registerDiagPageRoutes } from './http/diagPageRoutes.js';
+import { CollectionDesk, collectionStatus } from './dropbox/collectionSlip.js';
+import { PaperWatch } from './printer/paperWatch.js';
+import { typicalTicketLengthMm } from './printer/paperForecast.js';
 import { createLogRing } from './http/logRing.js';
 import { encodeTestPage } from '../devices/printer/ticketLayout.js';
 import { createLogger, type Logger } from './log.js';
@@ -39,6 +52,12 @@ export interface ControllerOptions {
   now?: () => Date;
   /** Reprint sweep and window (tests shorten them). */
   ticketTimings?: TicketDeskTimings;
+  /** The deposit desk's clock and drop timeout (tests drive them). */
+  deposits?: { clock?: DepositClock; dropTimeoutMs?: number };
+  /** Scanner reopen backoff (tests shorten it). */
+  scannerBackoff?: { initialMs: number; maxMs: number };
+  /** The touch UI's idle and result delays (tests shorten them). */
+  uiTimings?: Partial<UiTimings>;
 }
 
 export interface Controller {
@@ -49,6 +68,16 @@ export interface Controller {
   readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   readonly printer: PrinterActor | null;
   readonly tickets: TicketDesk | null;
+  /** The serial scanner, when configured: `onScan` offers each code to the UI. */
+  readonly scanner: ScannerDriver | null;
+  /** The deposit flow, when the kiosk has a drop box. */
+  readonly deposits: DepositDesk | null;
+  /** Collection slips, when the kiosk has a drop box (issue #5). */
+  readonly collections: CollectionDesk | null;
+  /** Paper use and the roll forecast, when the kiosk has a printer (issue #5). */
+  readonly paper: PaperWatch | null;
+  /** The citizen touch UI's flow (its page is served at `/`). */
+  readonly ui: KioskUi;
   stop(reason?: string): Promise<void>;
 }
 
@@ -126,16 +155,96 @@ export async function startController(config: KioskConfig, options: ControllerOp
     ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
   }).start();
 
+  let scanner: ScannerDriver | null = null;
+  let stopScannerEvents = (): void => undefined;
+  if (config.scanner) {
+    const scanLog = log.child({ part: 'scanner' });
+    scanner = new ScannerDriver({
+      path: config.scanner.port,
+      baudRate: config.scanner.baudRate,
+      lineEnding: config.scanner.lineEnding,
+      openSerial,
+      validate: (code) => isAppointmentCode(normalizeAppointmentCode(code)),
+      mask: codeHint,
+      log: scanLog,
+      ...(options.scannerBackoff ? { backoff: options.scannerBackoff } : {}),
+    });
+    stopScannerEvents = recordScannerEvents(scanner, (e) => outbox.append([e]), scanLog);
+    scanner.start();
+  }
+
+  let deposits: DepositDesk | null = null;
+  if (dropbox) {
+    const box = dropbox;
+    deposits = new DepositDesk({
+      box: box.ledger.box,
+      kioskId: config.kiosk.id,
+      site: config.kiosk.site,
+      locale: config.kiosk.locale,
+      timeZone: config.hours?.timezone ?? 'Europe/Lisbon',
+      events: outbox,
+      ledger: box.ledger,
+      dropbox: () => dropboxStatusView(box.actor.getSnapshot(), box.ledger),
+      setSlotLight: (mode) => box.actor.send({ type: 'DROPBOX.LED', mode }),
+      printer,
+      printerType: config.printer?.type ?? null,
+      log: log.child({ part: 'deposits' }),
+      ...(options.deposits?.clock ? { clock: options.deposits.clock } : {}),
+      ...(options.deposits?.dropTimeoutMs ? { dropTimeoutMs: options.deposits.dropTimeoutMs } : {}),
+    }).start();
+  }
+
+  const timeZone = config.hours?.timezone ?? 'Europe/Lisbon';
+  let paper: PaperWatch | null = null;
+  if (printer && config.printer) {
+    paper = new PaperWatch({
+      printer,
+      model: config.printer.type,
+      rollLengthMm: config.printer.rollLengthMm,
+      ticketLengthMm: config.printer.ticketLengthMm ?? null,
+      defaultTicketLengthMm: typicalTicketLengthMm(config.printer.type),
+      timeZone,
+      store: outbox,
+      log: log.child({ part: 'paper' }),
+    }).start();
+  }
+  let collections: CollectionDesk | null = null;
+  if (dropbox) {
+    collections = new CollectionDesk({
+      box: dropbox.ledger.box,
+      kioskId: config.kiosk.id,
+      locale: config.kiosk.locale,
+      timeZone,
+      outbox,
+      printer,
+      printerType: config.printer?.type ?? null,
+      log: log.child({ part: 'collection' }),
+    }).start();
+  }
+
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
   registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
   registerTicketRoutes(http, tickets);
+  registerKioskRoutes(http, { tickets, scanner, deposits });
+  // The touch UI takes tickets, check-ins and deposits through the routes above, over loopback.
+  let uiBaseUrl = '';
+  const ui = new KioskUi({
+    config,
+    backend: createHttpUiBackend(() => uiBaseUrl),
+    sources: kioskUiSources({ printer, dropbox, upstream }),
+    scanner,
+    log: log.child({ part: 'ui' }),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.uiTimings ? { timings: options.uiTimings } : {}),
+  });
+  const uiRoutes = registerUiRoutes(http, ui);
   const outboxDiag = trackOutboxForDiagnostics(outbox);
   const diag = registerDiagRoutes(http, {
     diagnostics: config.diagnostics,
     log: log.child({ part: 'diag' }),
     printer: printer ? () => printerDiagnostics(printer.getSnapshot()) : null,
     dropbox: dropbox ? () => dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger) : null,
-    scanner: null,
+    scanner: scanner ? () => ({ ...scanner!.status() }) : null,
     upstream: () => upstream.status(),
     outbox: outboxDiag,
     logs: logRing,
@@ -149,13 +258,19 @@ export async function startController(config: KioskConfig, options: ControllerOp
         : null,
       setSlotLight: dropbox ? (mode) => dropbox.actor.send({ type: 'DROPBOX.LED', mode }) : null,
       unlockDoor: dropbox ? (ms) => dropbox.actor.send({ type: 'DROPBOX.UNLOCK', ms }) : null,
+      rollChanged: paper ? () => paper!.rollChanged('technician') : null,
     },
+    paperForecast: paper ? () => paper!.view() : null,
+    collection: dropbox ? () => collectionStatus(dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger), collections?.view() ?? null) : null,
     defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
     record: (e) => {
       outbox.append([e]);
     },
   });
+  registerDiagPageRoutes(http);
   const { url } = await http.listen();
+  uiBaseUrl = url;
+  ui.start();
   log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
 
   let stopping: Promise<void> | null = null;
@@ -167,12 +282,24 @@ export async function startController(config: KioskConfig, options: ControllerOp
     dropbox,
     printer,
     tickets,
+    scanner,
+    deposits,
+    collections,
+    paper,
+    ui,
     stop(reason = 'stop') {
       stopping ??= (async () => {
         log.info({ reason }, 'kiosk controller stopping');
+        uiRoutes.stop();
+        ui.stop();
         await http.close().catch(() => undefined);
         diag.stop(); // records diag.logout for open sessions: before the outbox closes
         outboxDiag.stop();
+        deposits?.stop();
+        collections?.stop();
+        paper?.stop();
+        stopScannerEvents();
+        await scanner?.stop();
         dropbox?.actor.stop();
         tickets?.stop();
         if (printer) await closePrinter(printer);

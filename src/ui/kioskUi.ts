@@ -1,0 +1,309 @@
+/**
+ * The touch UI on the controller's side: the screen-flow machine (kioskUiMachine) fed
+ * with what the kiosk can serve right now (opening hours, printer, drop box, central's
+ * queue state) and turned into one plain view the page renders. The page holds no flow
+ * logic: it shows `view()` as pushed, and sends taps to `tap()`.
+ *
+ * Nothing personal is logged here: an appointment code lives only in the machine's
+ * context until it is used, and in the view while the citizen types it.
+ */
+import { createActor, type Actor, type Subscription } from 'xstate';
+import type { KioskConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { DropboxLedger } from '../machines/dropboxLedger.js';
+import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
+import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
+import {
+  LANGUAGES,
+  createKioskUiMachine,
+  screenOf,
+  type CheckedIn,
+  type EntryError,
+  type IssuedTicket,
+  type KioskUiActor,
+  type KioskUiBackend,
+  type Language,
+  type NoticeReason,
+  type UiScreen,
+  type UiStatus,
+  type UiTapEvent,
+  type UiTimings,
+} from '../machines/kioskUiMachine.js';
+import { canIssueTicket, describeWeek, isOpen, nextOpening } from '../tickets/hours.js';
+import type { QueueState, UpstreamLink } from '../upstream/upstreamLink.js';
+
+/** Opening hours change with the clock, not with an event: the status is re-read this often. */
+export const UI_STATUS_REFRESH_MS = 5_000;
+const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
+
+/** Where a citizen can go when the kiosk cannot serve them (shown on closed and out-of-service screens). */
+export const ALTERNATIVES = {
+  online: 'Segurança Social Direta',
+  onlineAddress: 'www.seg-social.pt',
+  phoneLine: 'Linha Segurança Social',
+  phone: '300 502 502',
+} as const;
+
+type Localized = Record<Language, string>;
+
+export interface UiServiceView {
+  id: string;
+  prefix: string;
+  name: Localized;
+  /** People waiting, from central's queue state; null when unknown or central is out of reach. */
+  waiting: number | null;
+  estimatedWaitMin: number | null;
+  /** A ticket can be issued now (kiosk and service hours, cut-off). */
+  open: boolean;
+}
+
+/** Everything the page shows, in both languages where it is text from the controller. */
+export interface UiView {
+  rev: number;
+  screen: UiScreen;
+  language: Language;
+  kiosk: { id: string; site: string };
+  status: UiStatus & { upstream: boolean };
+  services: UiServiceView[];
+  hours: Record<Language, string[]>;
+  nextOpening: Localized | null;
+  ticket: (IssuedTicket & { serviceName: Localized }) | null;
+  entry: { code: string; error: EntryError | null };
+  checkedIn: (CheckedIn & { serviceName: Localized }) | null;
+  comeBackAt: Localized | null;
+  deposit: { receipt: string; secondsLeft: number | null } | null;
+  notice: NoticeReason | null;
+  alternatives: typeof ALTERNATIVES;
+}
+
+/** What the UI reads of the kiosk's devices; `kioskUiSources` builds it from the real ones. */
+export interface KioskUiSources {
+  printer(): UiStatus['printer'];
+  deposits(): boolean;
+  upstreamConnected(): boolean;
+  queues(): QueueState | null;
+  /** Calls `onChange` whenever any of the above may have changed; returns an unsubscribe. */
+  watch(onChange: () => void): () => void;
+}
+
+export interface ScanSource {
+  onScan(listener: (scan: { code: string; valid: boolean }) => void): (() => void) | void;
+}
+
+export interface KioskUiOptions {
+  config: Pick<KioskConfig, 'kiosk' | 'services' | 'hours'>;
+  backend: KioskUiBackend;
+  sources: KioskUiSources;
+  scanner?: ScanSource | null;
+  log: Logger;
+  now?: () => Date;
+  timings?: Partial<UiTimings>;
+}
+
+export type TapResult = { accepted: boolean; screen: UiScreen; reason?: 'stale_screen' | 'not_here' };
+
+export class KioskUi {
+  private readonly actor: KioskUiActor;
+  private readonly now: () => Date;
+  private readonly listeners = new Set<(view: UiView) => void>();
+  private readonly cleanups: Array<() => void> = [];
+  private lastJson = '';
+  private lastStatusJson = '';
+  private current: UiView;
+  private rev = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: KioskUiOptions) {
+    this.now = opts.now ?? (() => new Date());
+    const language: Language = opts.config.kiosk.locale === 'en' ? 'en' : 'pt-PT';
+    this.actor = createActor(createKioskUiMachine(opts.backend), {
+      input: { language, services: opts.config.services.map((s) => s.id), status: this.status(), ...(opts.timings ? { timings: opts.timings } : {}) },
+    });
+    this.current = this.buildView();
+  }
+
+  start(): this {
+    const sub: Subscription = this.actor.subscribe({
+      next: () => this.publish(),
+      error: (err) => this.opts.log.fatal({ err: (err as Error).message }, 'touch UI machine stopped on an error'),
+    });
+    this.cleanups.push(() => sub.unsubscribe());
+    this.actor.start();
+    this.cleanups.push(this.opts.sources.watch(() => this.refresh()));
+    const unscan = this.opts.scanner?.onScan((scan) => {
+      // The code itself is never logged (it identifies a citizen's appointment).
+      this.opts.log.debug({ valid: scan.valid, length: scan.code.length }, 'scan received');
+      this.actor.send({ type: 'SCAN', code: scan.code.trim().toUpperCase(), valid: scan.valid });
+    });
+    if (unscan) this.cleanups.push(unscan);
+    this.timer = setInterval(() => this.refresh(), UI_STATUS_REFRESH_MS);
+    this.timer.unref();
+    this.refresh();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const c of this.cleanups.splice(0)) c();
+    this.actor.stop();
+    this.listeners.clear();
+  }
+
+  view(): UiView {
+    return this.current;
+  }
+
+  /** Called with every new view (not with repeats). Returns an unsubscribe. */
+  subscribe(listener: (view: UiView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A tap from the page. `screen` is the screen the page showed when it was tapped: a tap
+   * meant for a screen that has gone since (a double tap, a late render) is dropped.
+   */
+  tap(event: UiTapEvent, screen?: string): TapResult {
+    const snapshot = this.actor.getSnapshot();
+    const now = screenOf(snapshot);
+    if (screen !== undefined && screen !== now) return { accepted: false, screen: now, reason: 'stale_screen' };
+    if (!snapshot.can(event)) return { accepted: false, screen: now, reason: 'not_here' };
+    this.actor.send(event);
+    return { accepted: true, screen: screenOf(this.actor.getSnapshot()) };
+  }
+
+  /** Shorter delays for tests, or an operator's own. Applies to delays started from now on. */
+  setTimings(timings: Partial<UiTimings>): void {
+    this.actor.send({ type: 'TIMINGS', timings });
+  }
+
+  /** Re-reads hours and devices; the machine hears only real changes. */
+  refresh(): void {
+    const status = this.status();
+    const json = JSON.stringify(status);
+    if (json !== this.lastStatusJson) {
+      this.lastStatusJson = json;
+      this.actor.send({ type: 'STATUS', status });
+    }
+    // Queue counts and hours text change the view without changing the flow.
+    this.publish();
+  }
+
+  private status(): UiStatus {
+    return {
+      open: isOpen(this.opts.config.hours, this.now()),
+      printer: this.opts.sources.printer(),
+      deposits: this.opts.sources.deposits(),
+    };
+  }
+
+  private publish(): void {
+    const view = this.buildView();
+    const { rev: _rev, ...rest } = view;
+    const json = JSON.stringify(rest);
+    if (json === this.lastJson) return;
+    this.lastJson = json;
+    this.current = { ...view, rev: ++this.rev };
+    for (const l of this.listeners) {
+      try {
+        l(this.current);
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, 'a touch UI listener failed');
+      }
+    }
+  }
+
+  private buildView(): UiView {
+    const { config } = this.opts;
+    const snapshot = this.actor.getSnapshot();
+    const c = snapshot.context;
+    const at = this.now();
+    const timeZone = config.hours?.timezone ?? DEFAULT_TIME_ZONE;
+    const upstream = this.opts.sources.upstreamConnected();
+    const queues = upstream ? this.opts.sources.queues() : null;
+    const names = new Map(config.services.map((s) => [s.id, localize(s.name)]));
+    // A provisional check-in has no service (central did not say which): no name, the page says "appointment".
+    const nameOf = (id: string): Localized => names.get(id) ?? { 'pt-PT': id, en: id };
+    const next = config.hours && !isOpen(config.hours, at) ? nextOpening(config.hours, at) : null;
+    return {
+      rev: this.rev,
+      screen: screenOf(snapshot),
+      language: c.language,
+      kiosk: { id: config.kiosk.id, site: config.kiosk.site },
+      status: { ...c.status, upstream },
+      services: config.services.map((s) => {
+        const q = queues?.services[s.id];
+        return {
+          id: s.id,
+          prefix: s.prefix,
+          name: nameOf(s.id),
+          waiting: q ? q.waiting : null,
+          estimatedWaitMin: q?.estimatedWaitMin ?? null,
+          open: canIssueTicket(config.hours, s.hours, at).ok,
+        };
+      }),
+      hours: { 'pt-PT': describeWeek(config.hours, 'pt-PT'), en: describeWeek(config.hours, 'en') },
+      nextOpening: next ? formatBoth(next, timeZone, at) : null,
+      ticket: c.ticket ? { ...c.ticket, serviceName: nameOf(c.ticket.service) } : null,
+      entry: { code: c.code, error: c.entryError },
+      checkedIn: c.checkedIn ? { ...c.checkedIn, serviceName: nameOf(c.checkedIn.service) } : null,
+      comeBackAt: c.comeBackAt && !Number.isNaN(Date.parse(c.comeBackAt)) ? formatBoth(new Date(c.comeBackAt), timeZone, at) : null,
+      deposit: c.deposit ? { receipt: c.deposit.receipt, secondsLeft: c.deposit.secondsLeft } : null,
+      notice: c.notice,
+      alternatives: ALTERNATIVES,
+    };
+  }
+}
+
+function localize(name: Record<string, string>): Localized {
+  const fallback = name['pt-PT'] ?? Object.values(name)[0] ?? '';
+  return { 'pt-PT': fallback, en: name.en ?? fallback };
+}
+
+/** "14:30" on the same day, "segunda-feira, 2 de março, 09:00" otherwise. */
+function formatBoth(when: Date, timeZone: string, now: Date): Localized {
+  const day = (d: Date): string => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  const sameDay = day(when) === day(now);
+  const options: Intl.DateTimeFormatOptions = sameDay
+    ? { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
+    : { timeZone, weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  const out = {} as Localized;
+  for (const lang of LANGUAGES) out[lang] = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'pt-PT', options).format(when);
+  return out;
+}
+
+/** The real devices as the UI sees them (the composition root passes what it built). */
+export function kioskUiSources(devices: {
+  printer: PrinterActor | null;
+  dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  upstream: Pick<UpstreamLink, 'status' | 'on' | 'queues' | 'onQueues'>;
+}): KioskUiSources {
+  const { printer, dropbox, upstream } = devices;
+  return {
+    printer() {
+      if (!printer) return 'absent';
+      const view = printerStatusView(printer.getSnapshot());
+      if (view.ready) return 'ready';
+      return view.state === 'connecting' ? 'starting' : 'fault';
+    },
+    deposits() {
+      return dropbox ? dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger).state === 'online' : false;
+    },
+    upstreamConnected: () => upstream.status().connected,
+    queues: () => upstream.queues(),
+    watch(onChange) {
+      const subs: Array<() => void> = [upstream.on('connected', onChange), upstream.on('disconnected', onChange), upstream.onQueues(() => onChange())];
+      if (printer) {
+        const s = printer.subscribe(() => onChange());
+        subs.push(() => s.unsubscribe());
+      }
+      if (dropbox) {
+        const s = dropbox.actor.subscribe(() => onChange());
+        subs.push(() => s.unsubscribe());
+      }
+      return () => {
+        for (const u of subs) u();
+      };
+    },
+  };
+}
