@@ -56,6 +56,27 @@ async function screenText(): Promise<string> {
   return page.locator('main').innerText();
 }
 
+describe('technician entry from the citizen screen', () => {
+  it('the board key switch turned on opens the diagnostics PIN screen', async () => {
+    sim.board.sim.key(true);
+    try {
+      await page.waitForURL(/\/diag$/, { timeout: FLOW_TIMEOUT_MS });
+      await page.locator('#login-title').waitFor({ timeout: FLOW_TIMEOUT_MS });
+    } finally {
+      sim.board.sim.key(false);
+    }
+  }, FLOW_TIMEOUT_MS);
+
+  it('five quick taps on the title bar open the diagnostics PIN screen; fewer do nothing', async () => {
+    for (let i = 0; i < 4; i++) await page.locator('#brand').click();
+    expect(new URL(page.url()).pathname).toBe('/');
+    await page.locator('#brand').click();
+    await page.waitForURL(/\/diag$/, { timeout: FLOW_TIMEOUT_MS });
+    await page.locator('#to-kiosk').click();
+    await page.waitForURL((u) => u.pathname === '/', { timeout: FLOW_TIMEOUT_MS });
+  }, FLOW_TIMEOUT_MS);
+});
+
 describe('citizen flows in Chromium', () => {
   it('a ticket taken by touch comes out of the simulated printer with the number shown on screen', async () => {
     const before = sim.printer.jobs.length;

@@ -74,6 +74,8 @@ export interface UiView {
   deposit: { receipt: string; secondsLeft: number | null } | null;
   notice: NoticeReason | null;
   alternatives: typeof ALTERNATIVES;
+  /** The board's technician key switch is on: the page opens the diagnostics (PIN first). */
+  technicianKey: boolean;
 }
 
 /** What the UI reads of the kiosk's devices; `kioskUiSources` builds it from the real ones. */
@@ -82,6 +84,8 @@ export interface KioskUiSources {
   deposits(): boolean;
   upstreamConnected(): boolean;
   queues(): QueueState | null;
+  /** The drop-box board's technician key switch is turned on. */
+  technicianKey(): boolean;
   /** Calls `onChange` whenever any of the above may have changed; returns an unsubscribe. */
   watch(onChange: () => void): () => void;
 }
@@ -251,6 +255,7 @@ export class KioskUi {
       deposit: c.deposit ? { receipt: c.deposit.receipt, secondsLeft: c.deposit.secondsLeft } : null,
       notice: c.notice,
       alternatives: ALTERNATIVES,
+      technicianKey: this.opts.sources.technicianKey(),
     };
   }
 }
@@ -291,6 +296,7 @@ export function kioskUiSources(devices: {
     },
     upstreamConnected: () => upstream.status().connected,
     queues: () => upstream.queues(),
+    technicianKey: () => (dropbox ? dropbox.actor.getSnapshot().context.key === 'ON' : false),
     watch(onChange) {
       const subs: Array<() => void> = [upstream.on('connected', onChange), upstream.on('disconnected', onChange), upstream.onQueues(() => onChange())];
       if (printer) {

@@ -589,3 +589,17 @@ async function boot() {
 }
 
 document.addEventListener('DOMContentLoaded', () => void boot());
+
+// Nobody at the PIN screen for a while (a citizen who found it, a technician who left):
+// back to the citizen screen. Signed-in sessions end on the controller's own idle timer.
+const LOGIN_IDLE_RETURN_MS = 60_000;
+let loginIdleTimer = null;
+function armLoginIdleReturn() {
+  window.clearTimeout(loginIdleTimer);
+  loginIdleTimer = window.setTimeout(() => {
+    const login = document.getElementById('login');
+    if (login && !login.hidden) window.location.assign('/');
+  }, LOGIN_IDLE_RETURN_MS);
+}
+for (const type of ['pointerdown', 'keydown']) document.addEventListener(type, armLoginIdleReturn);
+armLoginIdleReturn();

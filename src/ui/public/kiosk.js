@@ -477,6 +477,17 @@ document.addEventListener('keydown', (e) => {
   else if (e.key === 'Enter' && (!document.activeElement || !document.activeElement.dataset.event)) send({ type: 'SUBMIT' });
 });
 
+// Technicians reach the diagnostics (which ask for the PIN) by turning the board's key
+// switch, or by five quick taps on the title bar — nothing a citizen would do by chance.
+const TECHNICIAN_TAPS = 5;
+const TECHNICIAN_TAPS_WITHIN_MS = 3000;
+let brandTaps = [];
+document.getElementById('brand').addEventListener('click', () => {
+  const now = Date.now();
+  brandTaps = [...brandTaps.filter((t) => now - t < TECHNICIAN_TAPS_WITHIN_MS), now];
+  if (brandTaps.length >= TECHNICIAN_TAPS) window.location.assign('/diag');
+});
+
 // A long press must not open a context menu on a kiosk.
 document.addEventListener('contextmenu', (e) => e.preventDefault());
 
@@ -485,7 +496,12 @@ function connect() {
   const stream = new EventSource('/api/ui/stream');
   stream.addEventListener('view', (e) => {
     banner.hidden = true;
-    render(JSON.parse(e.data));
+    const next = JSON.parse(e.data);
+    if (next.technicianKey && !(view && view.technicianKey)) {
+      window.location.assign('/diag');
+      return;
+    }
+    render(next);
   });
   stream.addEventListener('error', () => {
     const t = T[view ? view.language : 'pt-PT'];
