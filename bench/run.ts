@@ -5,7 +5,9 @@
  *
  * `npm run bench -- frames|drain|tickets` runs one of them.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { benchFrameLatency } from './frameLatency.js';
 import { benchOutboxDrain } from './outboxDrain.js';
@@ -49,6 +51,24 @@ function fmt(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3);
 }
 
+// Each benchmark runs in a process of its own (with --expose-gc), so memory figures are
+// not those of the benchmark before it.
+const childKey = process.argv[2] === '--child' ? process.argv[3] : undefined;
+if (childKey) {
+  const section = sections.find((s) => s.key === childKey);
+  if (!section) throw new Error(`no benchmark "${childKey}"`);
+  const results = await section.run();
+  process.stdout.write(`\nBENCH-RESULT ${JSON.stringify(results)}\n`);
+  process.exit(0);
+}
+
+function runChild(key: string): Record<string, number> {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH-RESULT '));
+  if (r.status !== 0 || !line) throw new Error(`benchmark ${key} failed (exit ${r.status}): ${r.stdout.slice(-2000)}`);
+  return JSON.parse(line.slice('BENCH-RESULT '.length)) as Record<string, number>;
+}
+
 const only = process.argv.slice(2);
 const chosen = only.length ? sections.filter((s) => only.includes(s.key)) : sections;
 const previous = (() => {
@@ -62,7 +82,7 @@ const previous = (() => {
 const parts: string[] = [];
 for (const s of chosen) {
   process.stdout.write(`running ${s.key} …\n`);
-  const results = await s.run();
+  const results = runChild(s.key);
   const rows = Object.entries(results).map(([k, v]) => `| ${k} | ${fmt(v)} |`);
   const table = [`## ${s.title}`, '', s.what, '', `Targets: ${s.targets}.`, '', '| measure | value |', '|---|---|', ...rows, ''].join('\n');
   console.log(table);

@@ -77,6 +77,7 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
     }
     globalThis.gc?.();
     const rssStart = process.memoryUsage.rss();
+    const heapStart = process.memoryUsage().heapUsed;
     const kiosk: number[] = [];
     const bare: number[] = [];
     for (let done = 0; done < n; done += BLOCK) {
@@ -89,6 +90,7 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
     }
     globalThis.gc?.();
     const rssEnd = process.memoryUsage.rss();
+    const heapEnd = process.memoryUsage().heapUsed;
     const kp50 = percentile(kiosk, 0.5);
     const kp99 = percentile(kiosk, 0.99);
     const fp50 = percentile(bare, 0.5);
@@ -105,6 +107,9 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
       rssStartMb: round(rssStart / MB),
       rssEndMb: round(rssEnd / MB),
       rssGrowthMb: round((rssEnd - rssStart) / MB),
+      // Live JS heap after a full GC (needs --expose-gc): what the kiosk and simulators still hold.
+      heapAfterGcStartMb: round(heapStart / MB),
+      heapAfterGcEndMb: round(heapEnd / MB),
     };
   } finally {
     agent.destroy();

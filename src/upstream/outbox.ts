@@ -86,6 +86,7 @@ export class OutboxStore implements EventLog {
   private readonly selectOldest: Database.Statement<[], { seq: number; ts: string }>;
   private readonly appendTx: (rows: readonly { seq: number; ts: string; payload: string }[], state: readonly [string, string | null][], nextSeq: number) => void;
   private readonly ackListTx: (seqs: readonly number[]) => number;
+  private readonly ackUpToTx: (upTo: number) => number;
 
   private constructor(
     private readonly db: Database.Database,
@@ -107,12 +108,19 @@ export class OutboxStore implements EventLog {
         if (value === null) this.deleteState.run(key);
         else this.upsertState.run(key, value);
       }
-      this.writeNextSeq.run(nextSeq);
+      // The counter itself is written only when rows are deleted (ack): while rows exist,
+      // MAX(seq) + 1 is the next seq, so an append touches one page fewer (less to fsync).
+      void nextSeq;
     });
     this.ackListTx = db.transaction((seqs) => {
+      this.writeNextSeq.run(this.nextSeq);
       let changes = 0;
       for (const s of seqs) changes += this.deleteOne.run(s).changes;
       return changes;
+    });
+    this.ackUpToTx = db.transaction((upTo: number) => {
+      this.writeNextSeq.run(this.nextSeq);
+      return this.deleteUpTo.run(upTo).changes;
     });
 
     const stored = (db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number } | undefined)?.value;
@@ -241,7 +249,7 @@ export class OutboxStore implements EventLog {
     this.db.pragma('synchronous = NORMAL');
     let deleted: number;
     try {
-      deleted = typeof upToOrSeqs === 'number' ? this.deleteUpTo.run(upToOrSeqs).changes : this.ackListTx(upToOrSeqs);
+      deleted = typeof upToOrSeqs === 'number' ? this.ackUpToTx(upToOrSeqs) : this.ackListTx(upToOrSeqs);
     } finally {
       this.db.pragma('synchronous = FULL');
     }
