@@ -4,32 +4,15 @@
  * files run or load; no inline code, no framing). The page itself holds nothing secret:
  * everything it shows comes from /api/diag/*, which answers 401 without a session.
  */
-import { readFileSync } from 'node:fs';
 import type { HttpServer } from './server.js';
+import { PAGE_CONTENT_SECURITY_POLICY, registerStaticPage, type PageAsset } from './staticPages.js';
 
-/** Only the controller's own files; no inline script or style, no framing, no form posts. */
-export const DIAG_PAGE_CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const SECURITY_HEADERS = {
-  'content-security-policy': DIAG_PAGE_CONTENT_SECURITY_POLICY,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-};
+/** The same policy as the citizen page. */
+export const DIAG_PAGE_CONTENT_SECURITY_POLICY = PAGE_CONTENT_SECURITY_POLICY;
 
 export const DIAG_PAGE_PATH = '/diag';
 
-const ASSETS: ReadonlyArray<{ paths: string[]; file: string; type: string }> = [
+const ASSETS: readonly PageAsset[] = [
   { paths: [DIAG_PAGE_PATH, `${DIAG_PAGE_PATH}/`], file: 'index.html', type: 'text/html; charset=utf-8' },
   { paths: [`${DIAG_PAGE_PATH}/diag.css`], file: 'diag.css', type: 'text/css; charset=utf-8' },
   { paths: [`${DIAG_PAGE_PATH}/diag.js`], file: 'diag.js', type: 'text/javascript; charset=utf-8' },
@@ -38,9 +21,5 @@ const ASSETS: ReadonlyArray<{ paths: string[]; file: string; type: string }> = [
 const PAGE_DIR = new URL('../ui/diag/', import.meta.url);
 
 export function registerDiagPageRoutes(http: HttpServer): void {
-  // Read once at start: the files are part of the program.
-  for (const a of ASSETS) {
-    const body = readFileSync(new URL(a.file, PAGE_DIR));
-    for (const path of a.paths) http.route('GET', path, () => ({ status: 200, text: body, headers: { 'content-type': a.type, ...SECURITY_HEADERS } }));
-  }
+  registerStaticPage(http, PAGE_DIR, ASSETS);
 }

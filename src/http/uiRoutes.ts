@@ -9,12 +9,12 @@
  *  - `POST /api/ui/events {type, ..., screen?}`: a tap, validated here, sent to the machine;
  *    `202 {accepted, screen}` (a tap the screen does not handle is accepted: false).
  */
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { KEY_PATTERN, UI_SCREENS, type UiTapEvent } from '../machines/kioskUiMachine.js';
 import type { KioskUi } from '../ui/kioskUi.js';
 import { jsonError, type HttpServer } from './server.js';
+import { PAGE_CONTENT_SECURITY_POLICY, registerStaticPage, type PageAsset } from './staticPages.js';
 
 /** A comment line this often keeps proxies and the browser from thinking the stream died. */
 export const UI_HEARTBEAT_MS = 15_000;
@@ -23,30 +23,13 @@ export const UI_RECONNECT_MS = 1_000;
 /** More open streams than this is not a kiosk screen: refuse, so nothing can exhaust the controller. */
 export const UI_MAX_STREAMS = 8;
 
-/** Only the controller's own files; no inline script or style, no framing, no form posts. */
-export const UI_CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The same policy as the diagnostics page. */
+export const UI_CONTENT_SECURITY_POLICY = PAGE_CONTENT_SECURITY_POLICY;
 
-const SECURITY_HEADERS = {
-  'content-security-policy': UI_CONTENT_SECURITY_POLICY,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-};
-
-const ASSETS: ReadonlyArray<{ path: string; file: string; type: string }> = [
-  { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
-  { path: '/kiosk.css', file: 'kiosk.css', type: 'text/css; charset=utf-8' },
-  { path: '/kiosk.js', file: 'kiosk.js', type: 'text/javascript; charset=utf-8' },
+const ASSETS: readonly PageAsset[] = [
+  { paths: ['/'], file: 'index.html', type: 'text/html; charset=utf-8' },
+  { paths: ['/kiosk.css'], file: 'kiosk.css', type: 'text/css; charset=utf-8' },
+  { paths: ['/kiosk.js'], file: 'kiosk.js', type: 'text/javascript; charset=utf-8' },
 ];
 
 const PUBLIC_DIR = new URL('../ui/public/', import.meta.url);
@@ -67,11 +50,7 @@ export interface UiRoutes {
 }
 
 export function registerUiRoutes(http: HttpServer, ui: KioskUi, opts: { heartbeatMs?: number } = {}): UiRoutes {
-  // Read once at start: the files are part of the program, not content that changes.
-  const assets = ASSETS.map((a) => ({ ...a, body: readFileSync(new URL(a.file, PUBLIC_DIR)) }));
-  for (const a of assets) {
-    http.route('GET', a.path, () => ({ status: 200, text: a.body, headers: { 'content-type': a.type, ...SECURITY_HEADERS } }));
-  }
+  registerStaticPage(http, PUBLIC_DIR, ASSETS);
 
   const streams = new Set<ServerResponse>();
   const send = (res: ServerResponse, chunk: string): void => {
