@@ -27,7 +27,7 @@ export const DIAG_UNLOCK_MIN_MS = 1_000;
 export const DIAG_UNLOCK_MAX_MS = 600_000;
 export const DIAG_LOG_LINES_DEFAULT = 100;
 export const DIAG_OUTBOX_RECENT_KEPT = 20;
-const PIN_MAX_CHARS = 64;
+export const PIN_MAX_CHARS = 64;
 
 export type PrinterDiagnosticsView = ReturnType<typeof printerDiagnostics>;
 export type DropboxDiagnosticsView = ReturnType<typeof dropboxStatusView>;
