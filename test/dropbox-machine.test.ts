@@ -214,6 +214,14 @@ describe('drop-box machine', () => {
     expect(writtenCommands().some((c) => c.command.type === 'RESET')).toBe(false);
   });
 
+  it('STATUS waits for no ACK: an UNLOCK asked for right after the port opens goes out at once', async () => {
+    await expectCommand('STATUS');
+    actor.send({ type: 'DROPBOX.UNLOCK', ms: 20_000 });
+    const unlock = await expectCommand('UNLOCK'); // no clock advanced, no frame from the board
+    expect(unlock.command).toEqual({ type: 'UNLOCK', ms: 20_000 });
+    expect(faults()).toEqual([]);
+  });
+
   it('an UNLOCK older than 60 s does not authorise the door', async () => {
     await boardAnswersStatus();
     await board({ type: 'DOOR', state: 'CLOSED' });

@@ -137,9 +137,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
       isDoorOpen: ({ event }) => frameIs(event, 'DOOR') && event.frame.state === 'OPEN',
       isDoorClosed: ({ event }) => frameIs(event, 'DOOR') && event.frame.state === 'CLOSED',
       recentlyUnlocked: ({ context }) => context.lastUnlockAt !== null && deps.now() - context.lastUnlockAt <= DOOR_UNLOCK_AUTHORISES_MS,
-      // The board answers STATUS with its state frames, HB first; an ACK counts too.
-      isAckOfInFlight: ({ context, event }) =>
-        (frameIs(event, 'ACK') && context.inFlight?.seq === event.frame.cmdSeq) || (frameIs(event, 'HB') && context.inFlight?.command.type === 'STATUS'),
+      isAckOfInFlight: ({ context, event }) => frameIs(event, 'ACK') && context.inFlight?.seq === event.frame.cmdSeq,
+      inFlightIsStatus: ({ context }) => context.inFlight?.command.type === 'STATUS',
       isNakOfInFlight: ({ context, event }) => frameIs(event, 'NAK') && context.inFlight?.seq === event.frame.cmdSeq,
       attemptsLeft: ({ context }) => (context.inFlight?.attempts ?? 0) < BOARD_COMMAND_MAX_ATTEMPTS,
       resetDue: ({ context }) => ledger.pendingReset !== null && !context.queue.some((c) => c.type === 'RESET') && context.inFlight?.command.type !== 'RESET',
@@ -451,6 +450,9 @@ export function createDropboxMachine(deps: DropboxDeps) {
           },
           awaitingAck: {
             entry: ['markInFlightSent', 'writeInFlight'],
+            // STATUS is answered with state frames (CONTRACT §3), not necessarily an ACK:
+            // nothing to wait for, and a board that ACKs it anyway is ignored harmlessly.
+            always: { guard: 'inFlightIsStatus', target: 'idle', actions: 'clearInFlight' },
             after: {
               commandAck: [
                 { guard: 'attemptsLeft', target: 'awaitingAck', reenter: true, actions: 'countAckTimeout' },
