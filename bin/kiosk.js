@@ -6,9 +6,12 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { runCli } = await import('../src/cli/main.ts');
-process.exitCode = await runCli(process.argv, {
+const code = await runCli(process.argv, {
   runSim: async (opts) => {
     const { runKioskSim } = await import('../sim/kioskSim.ts');
     await runKioskSim(opts);
   },
 });
+// Exit with the command's code even if something still holds the event loop: a controller
+// that failed half-way through starting (say, its HTTP port taken) must not linger.
+process.exit(code);

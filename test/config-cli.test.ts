@@ -4,6 +4,7 @@
  * until SIGTERM and stops cleanly with exit 0.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,19 @@ describe('kiosk command line', () => {
     expect(hash).not.toBe(b.stdout.trim());
     expect(await verifyPin('482913', hash)).toBe(true);
     expect(await verifyPin('482914', hash)).toBe(false);
+  });
+
+  it('exits 1 with the reason, and does not linger, when its HTTP port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const file = join(dir, 'port-taken.json');
+    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
+    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, 'data-taken'), http: { host: '127.0.0.1', port }, upstream: { url: broker.url, prefix: 'siga' } }));
+    const r = kiosk('run', '--config', file);
+    blocker.close();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('EADDRINUSE');
   });
 
   it('runs until SIGTERM, then publishes offline status and exits 0', async () => {
