@@ -9,7 +9,8 @@ export async function readPinAndPrintHash(): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const pin = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
-  if (pin.length < PIN_MIN_CHARS || pin.length > PIN_MAX_CHARS || /[\x00-\x1f\x7f]/.test(pin)) {
+  const hasControlChar = [...pin].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (pin.length < PIN_MIN_CHARS || pin.length > PIN_MAX_CHARS || hasControlChar) {
     throw new Error(`the PIN must be ${PIN_MIN_CHARS} to ${PIN_MAX_CHARS} characters (digits for the kiosk keypad), on one line of standard input`);
   }
   console.log(await hashPin(pin));
