@@ -22,7 +22,7 @@ import type { TicketOutcome } from '../machines/ticketMachine.js';
 import { isAppointmentCode, normalizeAppointmentCode } from '../tickets/appointments.js';
 import type { TicketDesk } from '../tickets/ticketDesk.js';
 import { jsonError, type HttpReply, type HttpServer } from './server.js';
-import { BUSY_RETRY_AFTER_S } from './ticketRoutes.js';
+import { BUSY_RETRY_AFTER_S, deskRefusalReply } from './ticketRoutes.js';
 
 export interface KioskRouteDeps {
   tickets: TicketDesk | null;
@@ -115,13 +115,10 @@ export function checkinReply(outcome: TicketOutcome): HttpReply {
           return jsonError(502, 'central_error', 'the central queue system refused the check-in', { code: outcome.code, detail: outcome.message });
       }
     case 'closed':
-      return jsonError(409, 'closed', outcome.message, { reason: outcome.reason, nextOpening: outcome.nextOpening });
     case 'printer_unavailable':
-      return jsonError(503, 'printer_unavailable', 'the printer cannot print a ticket now: please ask at the counter', { detail: outcome.detail });
     case 'busy':
-      return { ...jsonError(503, 'busy', 'a ticket is being printed: try again in a moment'), headers: { 'retry-after': String(BUSY_RETRY_AFTER_S) } };
     case 'storage_error':
-      return jsonError(503, 'storage_unavailable', 'the kiosk cannot record tickets now: please ask at the counter', { detail: outcome.detail });
+      return deskRefusalReply(outcome);
     case 'unknown_service':
       return jsonError(502, 'central_error', 'central named a service this kiosk does not know', { code: 'unknown_service' });
   }

@@ -42,15 +42,26 @@ export function replyFor(outcome: TicketOutcome): HttpReply {
         body: { ticket: outcome.ticket, service: outcome.service, peopleAhead: outcome.peopleAhead, offline: outcome.offline, printed: true },
       };
     case 'closed':
+    case 'printer_unavailable':
+    case 'busy':
+    case 'storage_error':
+      return deskRefusalReply(outcome);
+    case 'unknown_service':
+      return jsonError(400, 'unknown_service', `no service "${outcome.service.slice(0, 64)}" at this kiosk`);
+    case 'central_error':
+      return jsonError(502, 'central_error', 'the central queue system refused the ticket', { code: outcome.code, detail: outcome.message });
+  }
+}
+
+/** The refusals a ticket and an appointment check-in share: closed, printer, busy, storage. */
+export function deskRefusalReply(outcome: Extract<TicketOutcome, { kind: 'closed' | 'printer_unavailable' | 'busy' | 'storage_error' }>): HttpReply {
+  switch (outcome.kind) {
+    case 'closed':
       return jsonError(409, 'closed', outcome.message, { reason: outcome.reason, nextOpening: outcome.nextOpening });
     case 'printer_unavailable':
       return jsonError(503, 'printer_unavailable', 'the printer cannot print a ticket now: please ask at the counter', { detail: outcome.detail });
     case 'busy':
       return { ...jsonError(503, 'busy', 'a ticket is being printed: try again in a moment'), headers: { 'retry-after': String(BUSY_RETRY_AFTER_S) } };
-    case 'unknown_service':
-      return jsonError(400, 'unknown_service', `no service "${outcome.service.slice(0, 64)}" at this kiosk`);
-    case 'central_error':
-      return jsonError(502, 'central_error', 'the central queue system refused the ticket', { code: outcome.code, detail: outcome.message });
     case 'storage_error':
       return jsonError(503, 'storage_unavailable', 'the kiosk cannot record tickets now: please ask at the counter', { detail: outcome.detail });
   }
