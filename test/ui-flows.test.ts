@@ -11,6 +11,8 @@ import { startKioskSim, type KioskSim } from '../sim/kioskSim.js';
 import { launchChromium, openKioskPage, tapControl, waitForCode, waitForScreen, waitUntilServing } from '../scripts/refresh-screens.js';
 
 const FLOW_TIMEOUT_MS = 30_000;
+/** Long enough to see the issuing screen and pull the paper before central answers. */
+const CENTRAL_DELAY_FOR_FAULT_MS = 1_500;
 
 let sim: KioskSim;
 let browser: Browser;
@@ -211,9 +213,17 @@ describe('citizen flows in Chromium', () => {
   it('a printer fault at the moment of the tap shows a clear message, prints nothing twice, and the kiosk is out of service until it is fixed', async () => {
     const before = sim.printer.jobs.length;
     const requests = sim.central.requests().filter((r) => r.type === 'ticket.request').length;
-    sim.printer.setStatus({ paper: 'out' });
-    await tapControl(page, 'service-prestacoes');
-    await waitForScreen(page, 'notice');
+    // Central answers slowly, so the paper runs out between the tap and the print: the
+    // home screen is still there to be tapped (a status poll first would close it).
+    sim.central.delayReplies(CENTRAL_DELAY_FOR_FAULT_MS);
+    try {
+      await tapControl(page, 'service-prestacoes');
+      await waitForScreen(page, 'issuing');
+      sim.printer.setStatus({ paper: 'out' });
+      await waitForScreen(page, 'notice');
+    } finally {
+      sim.central.delayReplies(0);
+    }
     expect(await page.locator('main [role="alert"]').innerText()).toContain('impressora');
     await tapControl(page, 'home');
     await waitForScreen(page, 'outOfService');
