@@ -365,6 +365,15 @@ export type SeqObservation = { kind: 'first' | 'in_order' | 'duplicate' | 'gap';
  * wire cannot tell a huge loss from a jump back. A board reboot is not guessed from
  * seq: the board announces it with HELLO, on which the caller calls reset().
  */
+/**
+ * Frames missing between the last seq seen and `seq`, counted forward modulo 65536:
+ * 0 for the first frame (`last` null), a repeat, or the next one in order.
+ */
+export function framesLostBetween(last: number | null, seq: number): number {
+  if (last === null || seq === last) return 0;
+  return (seq - nextSeq(last) + SEQ_MODULO) % SEQ_MODULO;
+}
+
 export class SeqTracker {
   private last: number | null = null;
 
@@ -374,7 +383,7 @@ export class SeqTracker {
     this.last = seq;
     if (last === null) return { kind: 'first', lost: 0 };
     if (seq === last) return { kind: 'duplicate', lost: 0 };
-    const lost = (seq - nextSeq(last) + SEQ_MODULO) % SEQ_MODULO;
+    const lost = framesLostBetween(last, seq);
     return lost === 0 ? { kind: 'in_order', lost: 0 } : { kind: 'gap', lost };
   }
 

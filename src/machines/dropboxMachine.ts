@@ -15,6 +15,7 @@ import { and, assign, emit, setup, type ActorRefFrom, type SnapshotFrom } from '
 import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../devices/board/boardPortActor.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
 import { SEQ_MODULO } from '../../devices/board/frames.js';
+import { framesLostBetween } from '../../devices/board/protocol.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import type { NewEvent } from '../upstream/events.js';
@@ -101,8 +102,7 @@ export interface DropboxDeps {
  * numbering afresh (it rebooted), a repeated seq is a duplicate, not a gap.
  */
 export function seqFramesLost(lastSeq: number | null, frame: BoardFrame): number {
-  if (frame.type === 'HELLO' || lastSeq === null || frame.seq === lastSeq) return 0;
-  return (frame.seq - ((lastSeq + 1) % SEQ_MODULO) + SEQ_MODULO) % SEQ_MODULO;
+  return frame.type === 'HELLO' ? 0 : framesLostBetween(lastSeq, frame.seq);
 }
 
 type FrameOf<T extends BoardFrame['type']> = Extract<BoardFrame, { type: T }>;
