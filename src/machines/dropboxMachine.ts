@@ -14,8 +14,7 @@
 import { and, assign, emit, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../devices/board/boardPortActor.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
-import { SEQ_MODULO } from '../../devices/board/frames.js';
-import { framesLostBetween } from '../../devices/board/protocol.js';
+import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import type { NewEvent } from '../upstream/events.js';
@@ -156,7 +155,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
         const f = event.frame;
         const lost = seqFramesLost(context.lastSeq, f);
         if (lost > 0) {
-          const expected = ((context.lastSeq ?? 0) + 1) % SEQ_MODULO;
+          const expected = nextSeq(context.lastSeq ?? 0);
           record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.frames_lost', detail: `${lost} frame(s) lost: expected seq ${expected}, got ${f.seq}` } }]);
         }
         switch (f.type) {
@@ -263,7 +262,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
       takeNextCommand: assign(({ context }) => {
         const [command, ...rest] = context.queue;
         if (!command) return {};
-        return { queue: rest, inFlight: { seq: context.nextCmdSeq, command, attempts: 0 }, nextCmdSeq: (context.nextCmdSeq + 1) % SEQ_MODULO };
+        return { queue: rest, inFlight: { seq: context.nextCmdSeq, command, attempts: 0 }, nextCmdSeq: nextSeq(context.nextCmdSeq) };
       }),
       markInFlightSent: assign(({ context }) => {
         if (!context.inFlight) return {};
