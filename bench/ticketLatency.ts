@@ -1,41 +1,41 @@
 /**
  * Ticket latency benchmark: `POST /api/tickets` → the last byte of the ticket's job at
  * the simulated printer, with the simulated central answering at once over a local
- * mosquitto. Beside it, a floor measured in the same run: a bare script doing the same
- * MQTT request/reply (mqtt.js, TCP_NODELAY), the same node-thermal-printer encode and a
- * TCP send to a simulated printer. Both run in alternating blocks so drift hits both.
+ * mosquitto. The kiosk runs as it does in an office: `kiosk run --config` in a process of
+ * its own. Beside it, a floor measured in the same run, also a process of its own
+ * (bench/ticketFloor.ts): the same MQTT request/reply, the same node-thermal-printer
+ * encode and a TCP send. The simulators (central, two printers) run here, in the
+ * benchmark's process, and serve both alike. Kiosk and floor run in alternating blocks so
+ * drift hits both.
+ *
  * Reports p50/p99 of each, their ratio (targets: p99 <= 30 ms, ratio <= 1.25) and the
- * process RSS at the start and after all tickets.
+ * kiosk process's resident memory after the warm-up and after all tickets.
  *
  * Alone: `node --import tsx bench/ticketLatency.ts [tickets]`.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import mqtt from 'mqtt';
-import { encodeTicket } from '../devices/printer/ticketLayout.js';
-import { configSchema } from '../src/config/schema.js';
-import { silentLogger } from '../src/log.js';
-import { startController } from '../src/main.js';
-import { printerStatusView } from '../src/machines/printerMachine.js';
-import { ticketContent } from '../src/tickets/ticketContent.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startCentralSimulator } from '../sim/central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
 
-const WARMUP_TICKETS = 50;
+const WARMUP_TICKETS = 200;
 const BLOCK = 100;
-const READY_TIMEOUT_MS = 10_000;
-const POLL_MS = 10;
+const READY_TIMEOUT_MS = 20_000;
+const POLL_MS = 50;
 const MB = 1024 * 1024;
 
 const SITE = 'bench';
 const KIOSK = 'bench-k1';
 const SERVICE = { id: 'prestacoes', prefix: 'P', name: { 'pt-PT': 'Prestações', en: 'Benefits' }, online: true };
+const KIOSK_BIN = fileURLToPath(new URL('../bin/kiosk.js', import.meta.url));
+const FLOOR_SCRIPT = fileURLToPath(new URL('./ticketFloor.ts', import.meta.url));
+const GC_PROBE = fileURLToPath(new URL('./kioskGcProbe.ts', import.meta.url));
 
 export async function benchTicketLatency(opts: { tickets: number }): Promise<Record<string, number>> {
   const n = opts.tickets;
@@ -45,76 +45,106 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
   const printer = await startSimulatedPrinter();
   const floorPrinter = await startSimulatedPrinter();
   const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site: SITE, services: [SERVICE] });
-  const config = configSchema.parse({
-    kiosk: { id: KIOSK, site: SITE, locale: 'pt-PT' },
-    dataDir: dir,
-    http: { host: '127.0.0.1', port: 0 },
-    printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
-    upstream: { url: broker.url, prefix: 'siga' },
-    services: [SERVICE],
-  });
-  const controller = await startController(config, { log: silentLogger() });
+  const port = await freePort();
+  const configFile = join(dir, 'kiosk.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      kiosk: { id: KIOSK, site: SITE, locale: 'pt-PT' },
+      dataDir: join(dir, 'data'),
+      http: { host: '127.0.0.1', port },
+      printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
+      upstream: { url: broker.url, prefix: 'siga' },
+      services: [SERVICE],
+    }),
+  );
+  const probeFile = join(dir, 'gc-probe.json');
+  // The kiosk as an office runs it, plus a probe that collects garbage on SIGUSR2 and says how much memory is left.
+  const kiosk = startProcess(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', GC_PROBE, KIOSK_BIN, 'run', '--config', configFile], { KIOSK_GC_PROBE_FILE: probeFile });
+  const floorProcess = startProcess(process.execPath, ['--import', 'tsx', FLOOR_SCRIPT, broker.url, String(floorPrinter.port), SITE, JSON.stringify(SERVICE)]);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const floor = await startFloor(broker.url, floorPrinter);
+  const floorAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let floorTrigger: Socket | null = null;
   try {
-    await waitFor(() => printerStatusView(controller.printer!.getSnapshot()).ready && controller.upstream.status().connected);
-    const url = new URL('/api/tickets', controller.url);
+    const base = new URL(`http://127.0.0.1:${port}`);
+    await waitFor(() => kioskReady(agent, base), kiosk);
+    const floorLink = await connectFloor(floorProcess);
+    floorTrigger = floorLink.trigger;
+    const trigger = floorTrigger;
+    const floorUrl = new URL(`http://127.0.0.1:${floorLink.httpPort}/ticket`);
+    const url = new URL('/api/tickets', base);
     const body = JSON.stringify({ service: SERVICE.id, priority: false });
 
-    const kioskTicket = async (): Promise<number> => {
-      const jobSeen = nextJob(printer);
+    /** One ticket over HTTP: POST sent → the job's last byte at `at`; the answer must be 201. */
+    const httpTicket = async (at: SimulatedPrinter, via: Agent, to: URL): Promise<number> => {
+      const jobSeen = nextJob(at);
       const t0 = performance.now();
-      const res = post(agent, url, body);
+      const res = post(via, to, body);
       const t1 = await jobSeen;
-      const status = await res;
-      if (status !== 201) throw new Error(`POST /api/tickets answered ${status}`);
+      const { status } = await res;
+      if (status !== 201) throw new Error(`POST ${to.pathname} answered ${status}`);
       return t1 - t0;
     };
+    const kioskTicket = () => httpTicket(printer, agent, url);
+    const floorTicket = async (): Promise<number> => {
+      const jobSeen = nextJob(floorPrinter);
+      const t0 = performance.now();
+      trigger.write('T');
+      return (await jobSeen) - t0;
+    };
+    const floorHttpTicket = () => httpTicket(floorPrinter, floorAgent, floorUrl);
 
     for (let i = 0; i < WARMUP_TICKETS; i++) {
       await kioskTicket();
-      await floor.ticket();
+      await floorTicket();
+      await floorHttpTicket();
     }
-    globalThis.gc?.();
-    const rssStart = process.memoryUsage.rss();
-    const heapStart = process.memoryUsage().heapUsed;
-    const kiosk: number[] = [];
-    const bare: number[] = [];
+    const atStart = await memoryAfterGc(kiosk, probeFile);
+    let rssMax = rssOf(kiosk);
+    const kioskMs: number[] = [];
+    const floorMs: number[] = [];
+    const floorHttpMs: number[] = [];
     for (let done = 0; done < n; done += BLOCK) {
       const k = Math.min(BLOCK, n - done);
-      for (let i = 0; i < k; i++) kiosk.push(await kioskTicket());
-      for (let i = 0; i < k; i++) bare.push(await floor.ticket());
-      // The simulated printers keep every job (decoded); that is the simulator's memory, not the kiosk's.
+      for (let i = 0; i < k; i++) kioskMs.push(await kioskTicket());
+      for (let i = 0; i < k; i++) floorMs.push(await floorTicket());
+      for (let i = 0; i < k; i++) floorHttpMs.push(await floorHttpTicket());
+      rssMax = Math.max(rssMax, rssOf(kiosk));
+      // The simulated printers keep every job (decoded): that is the simulator's memory, not the kiosk's.
       printer.jobs.length = 0;
       floorPrinter.jobs.length = 0;
     }
-    globalThis.gc?.();
-    const rssEnd = process.memoryUsage.rss();
-    const heapEnd = process.memoryUsage().heapUsed;
-    const kp50 = percentile(kiosk, 0.5);
-    const kp99 = percentile(kiosk, 0.99);
-    const fp50 = percentile(bare, 0.5);
-    const fp99 = percentile(bare, 0.99);
+    const atEnd = await memoryAfterGc(kiosk, probeFile);
+    const kp50 = percentile(kioskMs, 0.5);
+    const kp99 = percentile(kioskMs, 0.99);
+    const fp50 = percentile(floorMs, 0.5);
+    const fp99 = percentile(floorMs, 0.99);
     return {
       tickets: n,
       kioskP50Ms: round(kp50),
       kioskP99Ms: round(kp99),
-      kioskMaxMs: round(Math.max(...kiosk)),
+      kioskMaxMs: round(Math.max(...kioskMs)),
       floorP50Ms: round(fp50),
       floorP99Ms: round(fp99),
       ratioP50: round(kp50 / fp50),
       ratioP99: round(kp99 / fp99),
-      rssStartMb: round(rssStart / MB),
-      rssEndMb: round(rssEnd / MB),
-      rssGrowthMb: round((rssEnd - rssStart) / MB),
-      // Live JS heap after a full GC (needs --expose-gc): what the kiosk and simulators still hold.
-      heapAfterGcStartMb: round(heapStart / MB),
-      heapAfterGcEndMb: round(heapEnd / MB),
+      floorHttpP50Ms: round(percentile(floorHttpMs, 0.5)),
+      floorHttpP99Ms: round(percentile(floorHttpMs, 0.99)),
+      ratioToFloorHttpP50: round(kp50 / percentile(floorHttpMs, 0.5)),
+      ratioToFloorHttpP99: round(kp99 / percentile(floorHttpMs, 0.99)),
+      kioskRssStartMb: round(atStart.rss / MB),
+      kioskRssMaxMb: round(rssMax / MB),
+      kioskRssEndMb: round(atEnd.rss / MB),
+      kioskRssGrowthMb: round((atEnd.rss - atStart.rss) / MB),
+      kioskHeapStartMb: round(atStart.heapUsed / MB),
+      kioskHeapEndMb: round(atEnd.heapUsed / MB),
     };
   } finally {
     agent.destroy();
-    await floor.close();
-    await controller.stop('bench end');
+    floorAgent.destroy();
+    floorTrigger?.destroy();
+    await stopProcess(floorProcess);
+    await stopProcess(kiosk);
     await central.close();
     await printer.close();
     await floorPrinter.close();
@@ -123,49 +153,102 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
   }
 }
 
-/** The floor: what any kiosk must do for a ticket, with nothing of ours around it. */
-async function startFloor(brokerUrl: string, printer: SimulatedPrinter): Promise<{ ticket(): Promise<number>; close(): Promise<void> }> {
-  const replies = `siga/${SITE}/bench-floor/replies`;
-  const client = await mqtt.connectAsync(brokerUrl, { clientId: 'bench-floor', protocolVersion: 5, clean: true });
-  (client.stream as unknown as Socket).setNoDelay(true);
-  await client.subscribeAsync(replies, { qos: 1 });
-  const waiting = new Map<string, (data: { ticket: string; peopleAhead: number; estimatedWaitMin: number }) => void>();
-  client.on('message', (_topic, payload) => {
-    const r = JSON.parse(payload.toString()) as { id: string; data: { ticket: string; peopleAhead: number; estimatedWaitMin: number } };
-    waiting.get(r.id)?.(r.data);
-    waiting.delete(r.id);
+interface Started {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+}
+
+function startProcess(cmd: string, args: string[], env: Record<string, string> = {}): Started {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  // Keep only the tail: the kiosk logs a line per ticket.
+  const keep = (list: string[]) => (chunk: Buffer) => {
+    list.push(chunk.toString());
+    if (list.length > 50) list.shift();
+  };
+  child.stdout!.on('data', keep(stdout));
+  child.stderr!.on('data', keep(stderr));
+  return { child, stdout, stderr };
+}
+
+async function stopProcess(p: Started): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => p.child.once('exit', resolve));
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The kiosk's memory right after a full collection (bench/kioskGcProbe.ts answers SIGUSR2). */
+async function memoryAfterGc(p: Started, file: string): Promise<{ rss: number; heapUsed: number }> {
+  const read = (): { probe: number; rss: number; heapUsed: number } | null => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { probe: number; rss: number; heapUsed: number };
+    } catch {
+      return null;
+    }
+  };
+  const before = read()?.probe ?? 0;
+  p.child.kill('SIGUSR2');
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const m = read();
+    if (m && m.probe > before) return m;
+    if (Date.now() > deadline) throw new Error('the kiosk did not answer the memory probe');
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+function rssOf(p: Started): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'));
+  if (!m) throw new Error('no VmRSS in /proc: Linux only');
+  return Number(m[1]) * 1024;
+}
+
+async function kioskReady(agent: Agent, base: URL): Promise<boolean> {
+  try {
+    const { status, body } = await get(agent, new URL('/api/health', base));
+    if (status !== 200) return false;
+    const h = JSON.parse(body) as { devices?: { printer?: { ready?: boolean } }; upstream?: { connected?: boolean } };
+    return h.devices?.printer?.ready === true && h.upstream?.connected === true;
+  } catch {
+    return false;
+  }
+}
+
+async function connectFloor(p: Started): Promise<{ trigger: Socket; httpPort: number }> {
+  const [port, httpPort] = await new Promise<[number, number]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the floor script did not start: ${p.stderr.join('')}`)), READY_TIMEOUT_MS);
+    const look = () => {
+      const m = /FLOOR-READY (\d+) (\d+)/.exec(p.stdout.join(''));
+      if (m) {
+        clearTimeout(timer);
+        resolve([Number(m[1]), Number(m[2])]);
+      } else setTimeout(look, POLL_MS);
+    };
+    look();
   });
-  const socket: Socket = await new Promise((resolve, reject) => {
-    const s = connect(printer.port, '127.0.0.1', () => resolve(s));
+  const trigger = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.setNoDelay(true);
     s.once('error', reject);
   });
-  socket.setNoDelay(true);
-  socket.on('data', () => undefined);
-  return {
-    async ticket() {
-      const jobSeen = nextJob(printer);
-      const t0 = performance.now();
-      const id = randomUUID();
-      const answer = new Promise<{ ticket: string; peopleAhead: number; estimatedWaitMin: number }>((resolve) => waiting.set(id, resolve));
-      client.publish(`siga/${SITE}/central/requests`, JSON.stringify({ v: 1, id, kiosk: 'bench-floor', type: 'ticket.request', replyTo: replies, data: { service: SERVICE.id, priority: false } }), { qos: 1 });
-      const data = await answer;
-      const now = Date.now();
-      const job = encodeTicket(
-        ticketContent(
-          { ticket: data.ticket, service: SERVICE.id, priority: false, offline: false, peopleAhead: data.peopleAhead, estimatedWaitMin: data.estimatedWaitMin, issuedAt: now, closesAt: null, heldAt: now },
-          { ...SERVICE, hours: undefined },
-          { site: SITE, locale: 'pt-PT', timeZone: 'Europe/Lisbon' },
-        ),
-        { type: 'epson' },
-      );
-      socket.write(job);
-      return (await jobSeen) - t0;
-    },
-    async close() {
-      socket.destroy();
-      await client.endAsync();
-    },
-  };
+  return { trigger, httpPort };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
 
 /** Resolves with the time the printer finished the next job (its cut, the job's last command). */
@@ -173,21 +256,34 @@ function nextJob(printer: SimulatedPrinter): Promise<number> {
   return new Promise((resolve) => printer.once('job', () => resolve(performance.now())));
 }
 
-function post(agent: Agent, url: URL, body: string): Promise<number> {
+function post(agent: Agent, url: URL, body: string): Promise<{ status: number; body: string }> {
+  return send(agent, url, 'POST', body);
+}
+
+function get(agent: Agent, url: URL): Promise<{ status: number; body: string }> {
+  return send(agent, url, 'GET', null);
+}
+
+function send(agent: Agent, url: URL, method: string, body: string | null): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+    const headers = body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = request(url, { method, agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
-    req.end(body);
+    req.end(body ?? undefined);
   });
 }
 
-async function waitFor(pred: () => boolean): Promise<void> {
+async function waitFor(pred: () => Promise<boolean>, p: Started): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('the kiosk did not become ready (printer and upstream)');
+  while (!(await pred())) {
+    if (p.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`the kiosk did not become ready (printer and upstream): ${p.stderr.join('')}${p.stdout.join('').slice(-2000)}`);
+    }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -101,6 +101,30 @@ describe('the event outbox', () => {
     expect(b.oldest()?.seq).toBe(1);
   });
 
+  it('putState commits at once (another connection sees it before the flush ends), resolves once flushed, and keeps it across a restart', async () => {
+    const a = openOutbox();
+    a.append([deposit(1)]);
+    const flushed = a.putState({ 'tickets.pending': '["P001"]' });
+    const other = new Database(file, { readonly: true });
+    try {
+      expect(other.prepare("SELECT value FROM state WHERE key = 'tickets.pending'").get()).toEqual({ value: '["P001"]' });
+    } finally {
+      other.close();
+    }
+    await expect(flushed).resolves.toBeUndefined();
+    a.close();
+    expect(openOutbox().getState('tickets.pending')).toBe('["P001"]');
+  });
+
+  it('putState refused for space throws at once and changes nothing', async () => {
+    const o = openOutbox({ maxBytes: 256 * 1024 });
+    await o.putState({ k: 'before' });
+    const err = thrown(() => o.putState({ k: 'x'.repeat(512 * 1024) }));
+    expect(err).toBeInstanceOf(KioskError);
+    expect((err as KioskError).code).toBe(ErrorCode.OutboxFull);
+    expect(o.getState('k')).toBe('before');
+  });
+
   it('writes nothing, and uses no sequence number, when the disk write fails halfway through a transaction', () => {
     const o = openOutbox();
     o.append([deposit(1)], { 'dropbox.lastCount': '1' });

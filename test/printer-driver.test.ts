@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
 import {
+  PREPARED_STATUS_MAX_AGE_MS,
   PrinterDriver,
   STATUS_REPLY_TIMEOUT_MS,
   printConfirmTimeoutMs,
@@ -90,7 +91,7 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     sim.setStatus({ offline: true });
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const read = track(driver.readStatus());
-    await until(() => sim.droppedBytes >= 3, 'the first request to reach the printer');
+    await until(() => sim.droppedBytes >= 9, 'the three requests to reach the printer');
     vi.advanceTimersByTime(STATUS_REPLY_TIMEOUT_MS - 1);
     await until(() => true, 'a turn');
     expect(read.done()).toBe(false);
@@ -99,8 +100,8 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     expect(read.value()).toMatchObject({ answered: false, online: false });
     expect(classifyStatus(read.value()!)).toBe('offline');
     expect(driver.counters.statusTimeouts).toBe(1);
-    // Only the first request was sent: no point asking the rest of a silent printer.
-    expect(sim.droppedBytes).toBe(3);
+    // One read, sent once: the three requests together, nothing asked again.
+    expect(sim.droppedBytes).toBe(9);
   });
 
   it('prints a ticket and reports it confirmed by the GS ( H completion reply', async () => {
@@ -114,6 +115,53 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     // The completion request follows the job, with our id.
     expect(sim.received.indexOf(Buffer.from([0x1d, 0x28, 0x48, 0x06, 0x00, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31]))).toBeGreaterThan(JOB.length - 1);
     expect(sim.sent.indexOf(Buffer.from([0x37, 0x22, 0x30, 0x30, 0x30, 0x31, 0x00]))).toBeGreaterThanOrEqual(0);
+  });
+
+  describe('the status read made for the next ticket (while central answers)', () => {
+    const STATUS_READ = [0x10, 0x04, 0x01, 0x10, 0x04, 0x02, 0x10, 0x04, 0x04];
+    /** The status reads sent before the job's first byte. */
+    const readsBeforeJob = (): number => {
+      const bytes = [...sim.received];
+      let reads = 0;
+      while (bytes.slice(reads * 9, reads * 9 + 9).join() === STATUS_READ.join()) reads++;
+      return reads;
+    };
+    let now = 0;
+
+    beforeEach(async () => {
+      await driver.close();
+      now = 0;
+      driver = new PrinterDriver({ type: 'epson', openTransport: () => openTcpPrinter('127.0.0.1', sim.port), now: () => now });
+      await driver.connect();
+    });
+
+    it('stands as the print\'s pre-print read when fresh: one read before the job, not two', async () => {
+      await driver.readStatus({ forNextPrint: true });
+      now += PREPARED_STATUS_MAX_AGE_MS;
+      expect((await driver.print(JOB, ID)).outcome).toBe('confirmed');
+      expect(readsBeforeJob()).toBe(1);
+    });
+
+    it('is read again when older than PREPARED_STATUS_MAX_AGE_MS', async () => {
+      await driver.readStatus({ forNextPrint: true });
+      now += PREPARED_STATUS_MAX_AGE_MS + 1;
+      await driver.print(JOB, ID);
+      expect(readsBeforeJob()).toBe(2);
+    });
+
+    it('a plain poll never stands in for the pre-print read', async () => {
+      await driver.readStatus();
+      await driver.print(JOB, ID);
+      expect(readsBeforeJob()).toBe(2);
+    });
+
+    it('a fault seen by that read refuses the ticket without a byte of it sent', async () => {
+      sim.setStatus({ paper: 'out' });
+      await driver.readStatus({ forNextPrint: true });
+      const r = await driver.print(JOB, ID);
+      expect(r).toMatchObject({ outcome: 'refused', reason: 'paperOut' });
+      expect(sim.received.length).toBe(9);
+    });
   });
 
   it('prints with paper near end, and says so', async () => {
@@ -217,13 +265,16 @@ describe('printer driver against odd printers', () => {
     expect(await driver.print(JOB, ID)).toMatchObject({ outcome: 'refused', reason: 'error' });
   });
 
-  it('sends one request at a time, even when status reads and a print are asked for together', async () => {
+  it('one read at a time (its three requests in one write), even when status reads and a print are asked for together', async () => {
     let outstanding = 0;
     let maxOutstanding = 0;
+    const writes: number[][] = [];
     const r = await startResponder((c, s) => {
       // Each DLE EOT gets its answer 5 ms later; the completion request is answered at once.
+      const requests: number[] = [];
       for (let i = 0; i + 2 < c.length + 1; i++) {
         if (c[i] === 0x10 && c[i + 1] === 0x04) {
+          requests.push(c[i + 2]!);
           outstanding++;
           maxOutstanding = Math.max(maxOutstanding, outstanding);
           setTimeout(() => {
@@ -233,12 +284,15 @@ describe('printer driver against odd printers', () => {
         }
         if (c[i] === 0x1d && c[i + 1] === 0x28 && c[i + 2] === 0x48) s.write(Buffer.concat([Buffer.from([0x37, 0x22]), c.subarray(i + 7, i + 11), Buffer.from([0])]));
       }
+      if (requests.length > 0) writes.push(requests);
     });
     close = r.close;
     driver = new PrinterDriver({ type: 'epson', openTransport: () => openTcpPrinter('127.0.0.1', r.port) });
     await driver.connect();
     const results = await Promise.all([driver.readStatus(), driver.print(JOB, ID), driver.readStatus(), driver.readStatus()]);
-    expect(maxOutstanding).toBe(1);
+    // Never more than one read's three requests on the wire; each read sent as 1, 2, 4 together.
+    expect(maxOutstanding).toBe(3);
+    expect(writes.every((w) => w.join() === '1,2,4')).toBe(true);
     expect((results[1] as PrintResult).outcome).toBe('confirmed');
     for (const s of [results[0], results[2], results[3]] as PrinterStatus[]) expect(classifyStatus(s)).toBe('online');
   });
@@ -246,11 +300,11 @@ describe('printer driver against odd printers', () => {
   it('a reply arriving after its request timed out is not taken for the next one', async () => {
     let n = 0;
     let late: net.Socket | null = null;
-    const r = await startResponder((_c, s) => {
+    const r = await startResponder((c, s) => {
       n++;
-      // The first request goes unanswered for now; the others are answered at once.
+      // The first read goes unanswered for now; the others are answered at once, a byte per request.
       if (n === 1) late = s;
-      else s.write(Buffer.from([0x12]));
+      else s.write(Buffer.alloc(c.length / 3, 0x12));
     });
     close = r.close;
     driver = new PrinterDriver({ type: 'epson', openTransport: () => openTcpPrinter('127.0.0.1', r.port) });

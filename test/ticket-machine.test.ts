@@ -80,12 +80,14 @@ class FakePrinter implements PrinterDevice {
   paperOut = false;
   failNextJob = false;
   readonly printed: Buffer[] = [];
+  readonly reads: Array<{ forNextPrint?: boolean }> = [];
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
   onDisconnect(_l: (info: PrinterCloseInfo) => void): () => void {
     return () => undefined;
   }
-  async readStatus(): Promise<PrinterStatus> {
+  async readStatus(opts: { forNextPrint?: boolean } = {}): Promise<PrinterStatus> {
+    this.reads.push(opts);
     return this.paperOut ? PAPER_OUT : OK_STATUS;
   }
   async print(job: Buffer): Promise<PrintResult> {
@@ -204,6 +206,39 @@ describe('the ticket desk on a fake clock', () => {
     const again = desk.issue('prestacoes', true);
     await vi.advanceTimersByTimeAsync(config.upstream.requestTimeoutMs);
     expect(await again).toMatchObject({ ticket: 'P*-K1-002', offline: true });
+  });
+
+  it('has the printer read its status for the ticket while central answers', async () => {
+    const desk = await openDesk();
+    const before = device.reads.length;
+    expect(await desk.issue('prestacoes', false)).toMatchObject({ kind: 'issued', ticket: 'P001' });
+    expect(device.reads.slice(before)).toContainEqual({ forNextPrint: true });
+  });
+
+  it('sends nothing to the printer before the numbered ticket is on disk', async () => {
+    const desk = await openDesk();
+    log.holdFlushes = true;
+    const answer = desk.issue('prestacoes', false);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(JSON.parse(log.getState('tickets.pending')!)).toMatchObject([{ ticket: 'P001' }]); // committed…
+    expect(device.printed).toHaveLength(0); // …but not yet flushed: nothing printed
+    log.flushes[0]!.resolve();
+    expect(await answer).toMatchObject({ kind: 'issued', ticket: 'P001' });
+    expect(device.printed).toHaveLength(1);
+  });
+
+  it('prints nothing and gives the number back upstream when the disk cannot flush the hold', async () => {
+    const desk = await openDesk();
+    log.holdFlushes = true;
+    const answer = desk.issue('prestacoes', false);
+    await vi.advanceTimersByTimeAsync(50);
+    log.flushes[0]!.reject(new Error('EIO'));
+    expect(await answer).toMatchObject({ kind: 'storage_error' });
+    expect(device.printed).toHaveLength(0);
+    expect(log.events.filter((e) => e.type === 'ticket.print_failed').map((e) => (e.data as { ticket: string }).ticket)).toEqual(['P001']);
+    expect(desk.ledger.pending()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(REPRINT_SWEEP_MS + STATUS_POLL_MS);
+    expect(device.printed).toHaveLength(0); // and never reprinted
   });
 
   it('answers storage_unavailable and prints nothing when the number cannot be stored', async () => {

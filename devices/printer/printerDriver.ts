@@ -1,8 +1,9 @@
 /**
  * The printer driver: status reads and confirmed printing over a PrinterTransport it is
- * handed. One request at a time on the wire (a status reply is one anonymous byte: two
- * requests in flight could not be told apart). Nothing that arrives on the wire makes it
- * throw: garbage becomes an invalid status, counted.
+ * handed. One operation at a time on the wire: a status reply is one anonymous byte, told
+ * apart from the others only by its order, so nothing else may be in flight while a read
+ * waits. Nothing that arrives on the wire makes it throw: garbage becomes an invalid
+ * status, counted.
  */
 import type { Logger } from '../../src/log.js';
 import type { PrinterTransport, PrinterTransportFactory, PrinterCloseInfo } from './printerTransport.js';
@@ -22,6 +23,9 @@ import {
   type PrinterStatus,
 } from './statusProtocol.js';
 
+/** `DLE EOT` 1, 2 and 4, sent together. */
+const EPSON_STATUS_READ = Buffer.concat(EPSON_STATUS_REQUESTS);
+
 /** No reply to a status request within this is an offline printer (CONTRACT §4). */
 export const STATUS_REPLY_TIMEOUT_MS = 1000;
 /** Waiting for the Epson completion reply: a ticket prints and cuts in about 2 s. */
@@ -30,6 +34,11 @@ export const PRINT_CONFIRM_BASE_MS = 8000;
 export const PRINT_CONFIRM_MS_PER_KIB = 1100;
 /** Star has no completion reply: the status is read this long after the job is sent. */
 export const STAR_PRINT_SETTLE_BASE_MS = 2500;
+/**
+ * A status read made for the next print (`readStatus({forNextPrint: true})`, while the
+ * ticket is being numbered) stands as that print's pre-print read if at most this old.
+ */
+export const PREPARED_STATUS_MAX_AGE_MS = 500;
 
 export type PrintOutcome = 'confirmed' | 'unconfirmed' | 'refused';
 export type PrintRefusal = 'not_connected' | 'offline' | 'error' | 'coverOpen' | 'paperOut';
@@ -60,7 +69,11 @@ export interface PrinterDevice {
   close(): Promise<void>;
   /** Called once per lost connection that we did not close ourselves. Returns an unsubscribe. */
   onDisconnect(listener: (info: PrinterCloseInfo) => void): () => void;
-  readStatus(): Promise<PrinterStatus>;
+  /**
+   * Reads the status. `forNextPrint`: the read is made for a ticket about to be printed;
+   * the next `print` takes it as its pre-print read if it comes soon enough.
+   */
+  readStatus(opts?: { forNextPrint?: boolean }): Promise<PrinterStatus>;
   print(job: Buffer, jobId: Buffer): Promise<PrintResult>;
 }
 
@@ -76,6 +89,8 @@ export interface PrinterDriverOptions {
   type: 'epson' | 'star';
   openTransport: PrinterTransportFactory;
   log?: Logger;
+  /** Monotonic milliseconds (tests); default performance.now. */
+  now?: () => number;
 }
 
 type Waiter = { check: () => boolean; resolve: (ok: boolean) => void };
@@ -100,8 +115,15 @@ export class PrinterDriver implements PrinterDevice {
   private completions: Buffer[] = [];
   private waiters: Waiter[] = [];
   private readonly disconnectListeners = new Set<(info: PrinterCloseInfo) => void>();
+  /** The latest status read and when it ended; forgotten once a job is sent. */
+  private lastRead: { status: PrinterStatus; at: number } | null = null;
+  /** A read was made for the next print (see PREPARED_STATUS_MAX_AGE_MS). */
+  private readForNextPrint = false;
+  private readonly now: () => number;
 
-  constructor(private readonly opts: PrinterDriverOptions) {}
+  constructor(private readonly opts: PrinterDriverOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   get connected(): boolean {
     return this.transport !== null;
@@ -129,8 +151,12 @@ export class PrinterDriver implements PrinterDevice {
     return () => this.disconnectListeners.delete(listener);
   }
 
-  readStatus(): Promise<PrinterStatus> {
-    return this.exclusive(() => this.readStatusNow());
+  readStatus(opts: { forNextPrint?: boolean } = {}): Promise<PrinterStatus> {
+    return this.exclusive(async () => {
+      const status = await this.readStatusNow();
+      if (opts.forNextPrint) this.readForNextPrint = true;
+      return status;
+    });
   }
 
   print(job: Buffer, jobId: Buffer): Promise<PrintResult> {
@@ -141,6 +167,8 @@ export class PrinterDriver implements PrinterDevice {
 
   private attach(t: PrinterTransport): void {
     this.transport = t;
+    this.lastRead = null;
+    this.readForNextPrint = false;
     this.pending = Buffer.alloc(0);
     this.others = [];
     this.completions = [];
@@ -212,19 +240,20 @@ export class PrinterDriver implements PrinterDevice {
     const status = this.opts.type === 'epson' ? await this.readEpsonStatus() : await this.readStarStatus();
     if (!status.answered) this.counters.statusTimeouts++;
     else if (!status.valid) this.counters.invalidStatusReplies++;
+    this.lastRead = { status, at: this.now() };
     return status;
   }
 
   private async readEpsonStatus(): Promise<PrinterStatus> {
-    const replies: number[] = [];
-    for (const request of EPSON_STATUS_REQUESTS) {
-      // Anything that came unasked (a late reply, noise) would be taken for this reply.
-      this.others = [];
-      if (!(await this.send(request))) return noReplyStatus(replies);
-      const got = await this.waitFor(() => this.others.length > 0, STATUS_REPLY_TIMEOUT_MS);
-      if (!got) return noReplyStatus(replies);
-      replies.push(this.others.shift()!);
-    }
+    // Anything that came unasked (a late reply, noise) would be taken for a reply.
+    this.others = [];
+    // The three requests go in one write: the printer answers real-time requests in the
+    // order it receives them, one byte each, so the replies are told apart by their order
+    // — and the read costs one round trip instead of three.
+    if (!(await this.send(EPSON_STATUS_READ))) return noReplyStatus();
+    const got = await this.waitFor(() => this.others.length >= EPSON_STATUS_REQUESTS.length, STATUS_REPLY_TIMEOUT_MS);
+    const replies = this.others.splice(0, EPSON_STATUS_REQUESTS.length);
+    if (!got) return noReplyStatus(replies);
     const [printer, offline, paper] = replies as [number, number, number];
     return epsonToPrinterStatus(decodeEpsonStatus({ printer, offline, paper }));
   }
@@ -246,13 +275,21 @@ export class PrinterDriver implements PrinterDevice {
 
   private async printNow(job: Buffer, jobId: Buffer): Promise<PrintResult> {
     if (!this.transport) return this.refused('not_connected', noReplyStatus());
-    const before = await this.readStatusNow();
+    const before = this.takeStatusReadForThisPrint() ?? (await this.readStatusNow());
     if (!canPrint(before)) {
       const c = classifyStatus(before);
       return this.refused(c === 'online' || c === 'paperNearEnd' ? 'error' : c, before);
     }
     if (this.opts.type === 'epson') return this.printEpson(job, jobId, before);
     return this.printStar(job, before);
+  }
+
+  /** The status read for this print while the ticket was numbered, if fresh enough; the read is used once. */
+  private takeStatusReadForThisPrint(): PrinterStatus | null {
+    const read = this.readForNextPrint ? this.lastRead : null;
+    this.readForNextPrint = false;
+    this.lastRead = null;
+    return read && this.now() - read.at <= PREPARED_STATUS_MAX_AGE_MS ? read.status : null;
   }
 
   private async printEpson(job: Buffer, jobId: Buffer, before: PrinterStatus): Promise<PrintResult> {

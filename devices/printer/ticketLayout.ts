@@ -12,6 +12,7 @@
  *   text is reduced to PC860 first (pc860.ts).
  */
 import { BreakLine, CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
+import { dateTimeFormat } from '../../src/timeFormat.js';
 import { toPc860Text } from './pc860.js';
 import { DEFAULT_CONTACT_LINE, TICKET_TEXTS, type TicketKind, type TicketLocale } from './ticketTexts.js';
 
@@ -98,7 +99,7 @@ export function starQrCommand(data: string, cellSize = QR_CELL_SIZE): Buffer {
 
 /** Date and time as printed: "28/11/2026 09:15" in the kiosk's zone, whatever the host's. */
 export function formatIssuedAt(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
+  const parts = dateTimeFormat('en-GB', {
     timeZone,
     year: 'numeric',
     month: '2-digit',

@@ -72,6 +72,8 @@ export interface PrinterContext {
 
 export type PrinterEvent =
   | { type: 'PRINT'; jobId: string; job: Buffer; cuts?: number; isTicket?: boolean }
+  /** A ticket is coming: read the status now, so the print need not read it again. */
+  | { type: 'PREPARE' }
   | { type: 'CONNECTION_LOST'; error?: string }
   /** A technician changed the roll (a paper out → ok recovery counts as one too). */
   | { type: 'ROLL_CHANGED' }
@@ -153,7 +155,7 @@ export const printerMachine = setup({
       throw new Error('printer machine: no device provided (use createPrinterMachine)');
     }),
     watchConnection: fromCallback<PrinterEvent>(() => () => undefined),
-    readStatus: fromPromise<PrinterStatus>(async () => noReplyStatus()),
+    readStatus: fromPromise<PrinterStatus, { forNextPrint: boolean }>(async () => noReplyStatus()),
     printJob: fromPromise<PrintResult, { jobId: string; job: Buffer }>(async () => {
       throw new Error('printer machine: no device provided (use createPrinterMachine)');
     }),
@@ -356,6 +358,7 @@ export const printerMachine = setup({
           invoke: {
             id: 'readStatus',
             src: 'readStatus',
+            input: ({ event }) => ({ forNextPrint: event.type === 'PREPARE' }),
             onDone: { target: 'routing', actions: { type: 'applyStatus', params: ({ event }) => ({ status: event.output }) } },
             onError: { target: 'routing', actions: { type: 'applyStatus', params: () => ({ status: noReplyStatus() }) } },
           },
@@ -397,14 +400,15 @@ export const printerMachine = setup({
           on: { PRINT: { actions: 'enqueue' } },
         },
         // Ready to print: a job goes straight to the driver, which reads the status
-        // right before sending it (one status read per ticket, not two).
+        // right before sending it (one status read per ticket, not two) — unless a
+        // PREPARE had that read made while the ticket was being numbered.
         online: {
           after: { statusPoll: { target: 'checking' } },
-          on: { PRINT: { target: 'printing', actions: 'enqueue' } },
+          on: { PRINT: { target: 'printing', actions: 'enqueue' }, PREPARE: { target: 'checking' } },
         },
         paperNearEnd: {
           after: { statusPoll: { target: 'checking' } },
-          on: { PRINT: { target: 'printing', actions: 'enqueue' } },
+          on: { PRINT: { target: 'printing', actions: 'enqueue' }, PREPARE: { target: 'checking' } },
         },
         paperOut: {
           entry: 'refuseQueue',
@@ -457,7 +461,7 @@ export function createPrinterMachine(device: PrinterDevice): PrinterMachine {
           if (!info.byUs) sendBack({ type: 'CONNECTION_LOST', error: info.error?.message ?? 'connection closed by the printer' });
         }),
       ),
-      readStatus: fromPromise<PrinterStatus>(() => device.readStatus()),
+      readStatus: fromPromise<PrinterStatus, { forNextPrint: boolean }>(({ input }) => device.readStatus(input)),
       printJob: fromPromise<PrintResult, { jobId: string; job: Buffer }>(({ input }) =>
         device.print(input.job, Buffer.from(input.jobId, 'ascii')),
       ),

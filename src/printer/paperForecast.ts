@@ -15,6 +15,7 @@
  * wants better sets `printer.ticketLengthMm` from a measured ticket.
  */
 import { encodeTicket, type PrinterModel } from '../../devices/printer/ticketLayout.js';
+import { dateTimeFormat } from '../timeFormat.js';
 
 /** 203 dpi thermal heads (TM-T20III, TSP100/TSP650): 8 dots per millimetre. */
 export const PRINT_DOTS_PER_MM = 8;
@@ -258,7 +259,7 @@ export function shouldAnnounceForecast(forecast: PaperForecast, now: number, las
 export function formatEmptyAround(emptyAt: number, now: number, timeZone: string): string {
   const fmt = (t: number) =>
     Object.fromEntries(
-      new Intl.DateTimeFormat('en-GB', { timeZone, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      dateTimeFormat('en-GB', { timeZone, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
         .formatToParts(t)
         .map((p) => [p.type, p.value]),
     ) as Record<string, string>;

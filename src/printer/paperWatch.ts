@@ -1,8 +1,9 @@
 /**
  * Follows the paper the printer uses and keeps the forecast (paperForecast.ts) current:
  *
- *  - every job put on the printer's queue is measured once (estimateJobLengthMm); when
- *    the printer answers it (anything but `refused`), its length counts as paper used;
+ *  - every job put on the printer's queue is noted; when the printer answers it
+ *    (anything but `refused`), it is measured (estimateJobLengthMm) and its length
+ *    counts as paper used;
  *  - a roll change (technician's button, or the printer going from paper out back to
  *    ok) starts the count afresh and is recorded upstream as `printer.roll_changed`;
  *  - `printer.paper_forecast` goes upstream when the roll is first predicted empty
@@ -34,7 +35,7 @@ export const PAPER_STATE_SAVE_MS = 60_000;
 export const PAPER_STATE_KEY = 'printer.paperUsage';
 /** Tickets whose estimated length the running average follows. */
 const TICKET_LENGTH_AVERAGE_OVER = 50;
-/** Jobs measured but not yet answered; far more than a printer ever has queued. */
+/** Jobs seen but not yet answered; far more than a printer ever has queued. */
 const MEASURED_JOBS_KEPT = 256;
 
 interface StoredUsage {
@@ -91,7 +92,8 @@ export class PaperWatch {
   private readonly clock: PaperWatchClock;
   private usage: StoredUsage;
   private readonly recent: PrintedLength[] = [];
-  private readonly measured = new Map<string, { mm: number; isTicket: boolean }>();
+  /** Jobs on the queue, measured only once answered: the measuring is kept off the ticket's way. */
+  private readonly measured = new Map<string, { job: Buffer; isTicket: boolean }>();
   private readonly observedSince: number;
   private paper: PaperState | null;
   private dirty = false;
@@ -114,7 +116,7 @@ export class PaperWatch {
       const job = this.measured.get(e.jobId);
       this.measured.delete(e.jobId);
       if (!job || e.outcome === 'refused') return;
-      this.paperUsed(job.mm, job.isTicket);
+      this.paperUsed(estimateJobLengthMm(job.job, this.opts.model), job.isTicket);
     });
     this.offs.push(() => results.unsubscribe());
     const paper = printer.on('paper', (e) => {
@@ -201,7 +203,7 @@ export class PaperWatch {
     for (const r of queue) {
       if (this.measured.has(r.jobId)) continue;
       if (this.measured.size >= MEASURED_JOBS_KEPT) this.measured.delete(this.measured.keys().next().value!);
-      this.measured.set(r.jobId, { mm: estimateJobLengthMm(r.job, this.opts.model), isTicket: r.isTicket });
+      this.measured.set(r.jobId, { job: r.job, isTicket: r.isTicket });
     }
   }
 

@@ -14,6 +14,7 @@
 import type { TicketContent } from '../../devices/printer/ticketLayout.js';
 import type { TicketLocale } from '../../devices/printer/ticketTexts.js';
 import { mask } from '../log.js';
+import { dateTimeFormat } from '../timeFormat.js';
 import type { ServiceConfig } from '../config/schema.js';
 import type { RequestResult } from '../upstream/upstreamLink.js';
 import { ticketContent, type TicketContentSettings } from './ticketContent.js';
@@ -111,7 +112,7 @@ export const APPOINTMENT_TEXTS: Record<TicketLocale, AppointmentTexts> = {
 
 /** Time of day as printed ("10:30") in the office's zone. */
 function timeOfDay(iso: string, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
+  return dateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 }
 
 /**

@@ -14,6 +14,8 @@
  * It is printed at 4× width (12 columns of 48): short enough for one line.
  */
 
+import { dateTimeFormat } from '../timeFormat.js';
+
 /** State key (outbox state table) of the offline counters. */
 export const OFFLINE_SEQ_STATE_KEY = 'tickets.offlineSeq';
 /** The kiosk tag keeps at most this many characters (the end of the last id segment). */
@@ -28,7 +30,7 @@ export interface OfflineSeqState {
 
 /** The office's local date of `at`, "YYYY-MM-DD". */
 export function officeDay(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const parts = dateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
   const get = (t: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === t)?.value ?? '00';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

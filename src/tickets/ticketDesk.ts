@@ -30,7 +30,7 @@ import {
   type TicketOutcome,
   type TicketResultEvent,
 } from '../machines/ticketMachine.js';
-import type { EventLog, NewEvent } from '../upstream/events.js';
+import type { NewEvent, StateLog } from '../upstream/events.js';
 import type { QueueState, RequestResult } from '../upstream/upstreamLink.js';
 import {
   APPOINTMENT_COUNTER_KEY,
@@ -68,7 +68,7 @@ export interface TicketDeskTimings {
 
 export interface TicketDeskOptions {
   config: Pick<KioskConfig, 'kiosk' | 'services' | 'hours' | 'upstream' | 'printer'>;
-  events: EventLog;
+  events: StateLog;
   central: CentralClient;
   /** The printer machine actor; null when the kiosk has no printer (every ticket is 503). */
   printer: PrinterActor | null;
@@ -89,6 +89,11 @@ export class TicketDesk {
   private lastPrinter = { ready: false, detail: '' };
   /** The appointment ticket whose `ticket.issued` the ledger is writing right now (see recordIssued). */
   private recordingAppointment: { held: HeldTicket; info: AppointmentInfo } | null = null;
+  /**
+   * The job of the ticket just held, encoded while the disk flushed the hold; the print
+   * that follows takes it (a Buffer is not plain data, so it stays out of the machine).
+   */
+  private encodedJob: { ticket: string; job: Buffer } | null = null;
 
   constructor(private readonly opts: TicketDeskOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -96,8 +101,9 @@ export class TicketDesk {
     // The ledger records a printed ticket as ticket.issued; an appointment ticket is
     // reported as appointment.checkin instead, in the same transaction as the ledger's state.
     const events = opts.events;
-    const ledgerLog: EventLog = {
+    const ledgerLog: StateLog = {
       append: (list, state) => events.append(this.asAppointmentEvents(list), state),
+      putState: (state) => events.putState(state),
       getState: (key) => events.getState(key),
     };
     this.ledger = new TicketLedger(ledgerLog, { kioskId: opts.config.kiosk.id, timeZone, now: this.now });
@@ -238,15 +244,21 @@ export class TicketDesk {
     const printTimeoutMs = this.opts.timings?.printResultTimeoutMs ?? PRINT_RESULT_TIMEOUT_MS;
     return ticketMachine.provide({
       actors: {
-        askCentral: fromPromise<CentralAnswer, CentralQuestion>(async ({ input }) =>
-          input.appointmentCode !== null
-            ? toCheckinAnswer(await central.request<unknown>('appointment.checkin', { code: input.appointmentCode }, timeoutMs), log)
-            : toCentralAnswer(await central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs), log),
-        ),
+        askCentral: fromPromise<CentralAnswer, CentralQuestion>(async ({ input }) => {
+          const asked =
+            input.appointmentCode !== null
+              ? central.request<unknown>('appointment.checkin', { code: input.appointmentCode }, timeoutMs).then((r) => toCheckinAnswer(r, log))
+              : central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs).then((r) => toCentralAnswer(r, log));
+          // With the question on its way, the printer reads its status for this ticket:
+          // that read overlaps central's answer instead of adding to the citizen's wait.
+          this.opts.printer?.send({ type: 'PREPARE' });
+          return asked;
+        }),
         holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async ({ input }) => {
           const { request, central: number } = input;
           const base = { service: request.service, priority: request.priority, issuedAt: request.at, closesAt: input.closesAt };
           let held: HeldTicket;
+          let onDisk = Promise.resolve();
           if (request.appointment) {
             const hint = codeHint(request.appointment.code);
             if (number) {
@@ -258,7 +270,7 @@ export class TicketDesk {
                 estimatedWaitMin: number.estimatedWaitMin,
                 appointment: { codeHint: hint, provisional: false, at: number.appointment?.at ?? null },
               };
-              held = this.ledger.holdCentral(number.ticket, fields);
+              ({ held, onDisk } = this.ledger.holdCentral(number.ticket, fields));
             } else {
               const fields: TicketFields & { appointment: AppointmentInfo } = {
                 ...base,
@@ -272,12 +284,20 @@ export class TicketDesk {
               log.warn({ ticket: held.ticket, codeHint: hint }, 'central did not answer the check-in: provisional appointment ticket');
             }
           } else if (number) {
-            held = this.ledger.holdCentral(number.ticket, { ...base, offline: false, peopleAhead: number.peopleAhead, estimatedWaitMin: number.estimatedWaitMin });
+            ({ held, onDisk } = this.ledger.holdCentral(number.ticket, { ...base, offline: false, peopleAhead: number.peopleAhead, estimatedWaitMin: number.estimatedWaitMin }));
           } else {
             // Central is silent: the last queue state it published is the best estimate there is.
             const q = central.queues()?.services[request.service];
             held = this.ledger.holdOffline(input.prefix, { ...base, offline: true, peopleAhead: q?.waiting ?? null, estimatedWaitMin: q?.estimatedWaitMin ?? null });
             log.warn({ ticket: held.ticket, service: request.service }, 'central did not answer: offline ticket');
+          }
+          // The ticket is encoded while the disk flushes the hold; it is sent only after both.
+          this.encodeAhead(held);
+          try {
+            await onDisk;
+          } catch (e) {
+            this.dropUnflushedHold(held);
+            throw e;
           }
           return { held, pending: this.ledger.pending() };
         }),
@@ -312,16 +332,49 @@ export class TicketDesk {
     });
   }
 
-  private async print(held: HeldTicket, timeoutMs: number): Promise<PrintAnswer> {
-    const printer = this.opts.printer;
+  /** The printer job for `held`, or null when there is no printer or its service is unknown. */
+  private encode(held: HeldTicket): Buffer | null {
+    const model = this.opts.config.printer?.type;
     const service = this.service(held.service);
     const appointment = appointmentOf(held);
-    if (!printer || !this.opts.config.printer) return { confirmed: false, reason: 'no_printer' };
-    if (!service && !appointment) return { confirmed: false, reason: 'unknown_service' };
+    if (!model || (!service && !appointment)) return null;
     const content = appointment
       ? appointmentContent(held, appointment, appointment.provisional ? undefined : service, this.settings)
       : ticketContent(held, service!, this.settings);
-    const job = encodeTicket(content, { type: this.opts.config.printer.type });
+    return encodeTicket(content, { type: model });
+  }
+
+  private encodeAhead(held: HeldTicket): void {
+    try {
+      const job = this.encode(held);
+      this.encodedJob = job ? { ticket: held.ticket, job } : null;
+    } catch (e) {
+      // print() encodes again and answers for it.
+      this.encodedJob = null;
+      this.opts.log.error({ ticket: held.ticket, err: (e as Error).message }, 'ticket could not be encoded');
+    }
+  }
+
+  /**
+   * The hold was committed but its flush failed (a disk error): the number is given back
+   * upstream now rather than printed later on a hold that may not survive a power cut.
+   */
+  private dropUnflushedHold(held: HeldTicket): void {
+    this.encodedJob = null;
+    try {
+      this.ledger.voidTicket(held, 'storage_error: the ticket could not be stored');
+    } catch (e) {
+      this.opts.log.error({ ticket: held.ticket, err: (e as Error).message }, 'ticket whose hold was not flushed cannot be voided yet: it stays pending');
+    }
+  }
+
+  private async print(held: HeldTicket, timeoutMs: number): Promise<PrintAnswer> {
+    const printer = this.opts.printer;
+    const ahead = this.encodedJob?.ticket === held.ticket ? this.encodedJob.job : null;
+    this.encodedJob = null;
+    if (!printer || !this.opts.config.printer) return { confirmed: false, reason: 'no_printer' };
+    const job = ahead ?? this.encode(held);
+    if (!job) return { confirmed: false, reason: 'unknown_service' };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<PrintAnswer>((resolve) => {
       timer = setTimeout(() => resolve({ confirmed: false, reason: 'print_timeout' }), timeoutMs);

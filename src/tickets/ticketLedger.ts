@@ -5,14 +5,16 @@
  *
  *  - `hold`: a ticket about to be printed is stored as pending (and, offline, its number
  *    is taken from the counter) before a single byte goes to the printer. A crash or a
- *    failed print can then never lose or reuse the number.
+ *    failed print can then never lose or reuse the number. A central number is held
+ *    with `putState`: committed at once, on disk when `onDisk` resolves; the caller
+ *    encodes the ticket while the disk works and sends it only after both.
  *  - `recordIssued`: the printer confirmed it: `ticket.issued` and the removal from
  *    pending, one transaction. A ticket counts as issued only here.
  *  - `voidTicket`: it could not be printed in time: `ticket.print_failed` and the removal,
  *    one transaction.
  * Pending tickets are few (one per print fault), so they are one JSON list under one key.
  */
-import type { EventLog } from '../upstream/events.js';
+import type { StateLog } from '../upstream/events.js';
 import {
   OFFLINE_SEQ_STATE_KEY,
   formatOfflineNumber,
@@ -54,7 +56,7 @@ export class TicketLedger {
   private pendingList: HeldTicket[];
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: StateLog,
     private readonly opts: TicketLedgerOptions,
   ) {
     this.tag = kioskTag(opts.kioskId);
@@ -66,13 +68,17 @@ export class TicketLedger {
     return [...this.pendingList];
   }
 
-  /** Stores a central-numbered ticket as pending. Throws KioskError (outbox) and then nothing changed. */
-  holdCentral(ticket: string, fields: TicketFields): HeldTicket {
+  /**
+   * Stores a central-numbered ticket as pending. Throws KioskError (outbox) and then
+   * nothing changed; otherwise the hold is committed and `onDisk` resolves once it is
+   * fsync'd (it rejects when the disk fails: print nothing then).
+   */
+  holdCentral(ticket: string, fields: TicketFields): { held: HeldTicket; onDisk: Promise<void> } {
     const held: HeldTicket = { ...fields, ticket, heldAt: this.opts.now().getTime() };
     const list = [...this.pendingList.filter((p) => p.ticket !== ticket), held];
-    this.log.append([], { [PENDING_STATE_KEY]: JSON.stringify(list) });
+    const onDisk = this.log.putState({ [PENDING_STATE_KEY]: JSON.stringify(list) });
     this.pendingList = list;
-    return held;
+    return { held, onDisk };
   }
 
   /** Takes the next offline number and stores the ticket as pending, in one transaction. */

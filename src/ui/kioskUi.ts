@@ -10,6 +10,7 @@
 import { createActor, type Actor, type Subscription } from 'xstate';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { dateTimeFormat } from '../timeFormat.js';
 import type { DropboxLedger } from '../machines/dropboxLedger.js';
 import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
 import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
@@ -116,6 +117,8 @@ export class KioskUi {
   private current: UiView;
   private rev = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A refresh asked for by a device change, run once after the current burst of changes. */
+  private refreshSoon: NodeJS.Immediate | null = null;
 
   constructor(private readonly opts: KioskUiOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -133,7 +136,16 @@ export class KioskUi {
     });
     this.cleanups.push(() => sub.unsubscribe());
     this.actor.start();
-    this.cleanups.push(this.opts.sources.watch(() => this.refresh()));
+    // A ticket moves the printer machine through several states within a millisecond;
+    // the screen needs the last of them, and the ticket should not wait for each.
+    this.cleanups.push(
+      this.opts.sources.watch(() => {
+        this.refreshSoon ??= setImmediate(() => {
+          this.refreshSoon = null;
+          this.refresh();
+        });
+      }),
+    );
     const unscan = this.opts.scanner?.onScan((scan) => {
       // The code itself is never logged (it identifies a citizen's appointment).
       this.opts.log.debug({ valid: scan.valid, length: scan.code.length }, 'scan received');
@@ -148,6 +160,8 @@ export class KioskUi {
 
   stop(): void {
     clearInterval(this.timer);
+    if (this.refreshSoon) clearImmediate(this.refreshSoon);
+    this.refreshSoon = null;
     for (const c of this.cleanups.splice(0)) c();
     this.actor.stop();
     this.listeners.clear();
@@ -267,13 +281,13 @@ function localize(name: Record<string, string>): Localized {
 
 /** "14:30" on the same day, "segunda-feira, 2 de março, 09:00" otherwise. */
 function formatBoth(when: Date, timeZone: string, now: Date): Localized {
-  const day = (d: Date): string => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  const day = (d: Date): string => dateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
   const sameDay = day(when) === day(now);
   const options: Intl.DateTimeFormatOptions = sameDay
     ? { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
     : { timeZone, weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
   const out = {} as Localized;
-  for (const lang of LANGUAGES) out[lang] = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'pt-PT', options).format(when);
+  for (const lang of LANGUAGES) out[lang] = dateTimeFormat(lang === 'en' ? 'en-GB' : 'pt-PT', options).format(when);
   return out;
 }
 
@@ -281,7 +295,7 @@ function formatBoth(when: Date, timeZone: string, now: Date): Localized {
 export function kioskUiSources(devices: {
   printer: PrinterActor | null;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
-  upstream: Pick<UpstreamLink, 'status' | 'on' | 'queues' | 'onQueues'>;
+  upstream: Pick<UpstreamLink, 'isConnected' | 'on' | 'queues' | 'onQueues'>;
 }): KioskUiSources {
   const { printer, dropbox, upstream } = devices;
   return {
@@ -294,7 +308,7 @@ export function kioskUiSources(devices: {
     deposits() {
       return dropbox ? dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger).state === 'online' : false;
     },
-    upstreamConnected: () => upstream.status().connected,
+    upstreamConnected: () => upstream.isConnected(),
     queues: () => upstream.queues(),
     technicianKey: () => (dropbox ? dropbox.actor.getSnapshot().context.key === 'ON' : false),
     watch(onChange) {

@@ -83,3 +83,14 @@ export interface EventLog {
   /** Durable key/value state kept beside the events (e.g. the drop box's last count). */
   getState(key: string): string | null;
 }
+
+/**
+ * An EventLog that can also write state (no events) with its fsync running beside the
+ * caller's next step: `putState` commits at once — readers see it, and a crash of this
+ * process cannot lose it — and resolves once it is on disk (power loss cannot either).
+ * Nothing outside the process may act on that state before the promise resolves. A
+ * failed commit throws at once, like `append`, and then nothing changed.
+ */
+export interface StateLog extends EventLog {
+  putState(state: Readonly<Record<string, string | null>>): Promise<void>;
+}

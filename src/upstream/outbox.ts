@@ -13,12 +13,12 @@
  * are reused, so acks make room again without a VACUUM.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCode, KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { EventEnvelope, EventLog, NewEvent } from './events.js';
+import type { EventEnvelope, NewEvent, StateLog } from './events.js';
 
 /** Bumped when the tables change; a file from a newer version is refused, never rewritten. */
 export const OUTBOX_SCHEMA_VERSION = 1;
@@ -59,7 +59,7 @@ export interface OutboxEventMap {
 
 type Listener<K extends keyof OutboxEventMap> = (arg: OutboxEventMap[K]) => void;
 
-export class OutboxStore implements EventLog {
+export class OutboxStore implements StateLog {
   private nextSeq: number;
   private count: number;
   private closed = false;
@@ -69,6 +69,8 @@ export class OutboxStore implements EventLog {
   private pendingAnnouncements: EventEnvelope[] | null = null;
   /** Bytes the last refused append needed; null while appends are accepted. */
   private refusedBytes: number | null = null;
+  /** A descriptor of the WAL file, opened on first use: putState fsyncs it off the event loop. */
+  private walFd: number | null = null;
   private readonly listeners: { [K in keyof OutboxEventMap]: Set<Listener<K>> } = {
     appended: new Set(),
     full: new Set(),
@@ -84,6 +86,9 @@ export class OutboxStore implements EventLog {
   private readonly deleteUpTo: Database.Statement<[number]>;
   private readonly deleteOne: Database.Statement<[number]>;
   private readonly selectOldest: Database.Statement<[], { seq: number; ts: string }>;
+  /** `db.pragma()` prepares its statement on every call: these are switched per ack. */
+  private readonly syncNormal: Database.Statement<[]>;
+  private readonly syncFull: Database.Statement<[]>;
   private readonly appendTx: (rows: readonly { seq: number; ts: string; payload: string }[], state: readonly [string, string | null][], nextSeq: number) => void;
   private readonly ackListTx: (seqs: readonly number[]) => number;
   private readonly ackUpToTx: (upTo: number) => number;
@@ -101,6 +106,8 @@ export class OutboxStore implements EventLog {
     this.deleteUpTo = db.prepare('DELETE FROM events WHERE seq <= ?');
     this.deleteOne = db.prepare('DELETE FROM events WHERE seq = ?');
     this.selectOldest = db.prepare('SELECT seq, ts FROM events ORDER BY seq LIMIT 1');
+    this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.syncFull = db.prepare('PRAGMA synchronous = FULL');
 
     this.appendTx = db.transaction((rows, state, nextSeq) => {
       for (const r of rows) this.insertEvent.run(r.seq, r.ts, r.payload);
@@ -230,6 +237,37 @@ export class OutboxStore implements EventLog {
     return this.selectState.get(key)?.value ?? null;
   }
 
+  /**
+   * Writes `state` (no events) in one transaction committed at once, and resolves once
+   * that commit is on disk. The commit goes to the WAL without SQLite's own fsync; the
+   * fsync of the WAL file runs on libuv's thread pool, so the caller's next step (the
+   * ticket machine encodes the ticket) overlaps the disk instead of waiting for it. A
+   * crash of this process after the commit loses nothing: the pages are in the kernel.
+   * Throws KioskError at once like `append` when the commit fails (then nothing changed);
+   * the promise rejects with OutboxWriteFailed when the fsync fails (the state is written
+   * but may not survive a power cut).
+   */
+  putState(state: Readonly<Record<string, string | null>>): Promise<void> {
+    const fd = this.pendingAnnouncements ? null : this.walDescriptor();
+    if (fd === null) {
+      // Inside a transaction (its commit syncs) or no WAL file to sync: the plain way.
+      this.append([], state);
+      return Promise.resolve();
+    }
+    this.syncNormal.run();
+    try {
+      this.append([], state);
+    } finally {
+      this.syncFull.run();
+    }
+    return new Promise<void>((resolve, reject) => {
+      fdatasync(fd, (err) => {
+        if (!err) resolve();
+        else reject(new KioskError(ErrorCode.OutboxWriteFailed, `The outbox wrote state but could not flush it to disk (${err.code ?? err.message}).`, { errno: err.code }, { cause: err }));
+      });
+    });
+  }
+
   /** Up to `limit` stored events with seq > `afterSeq`, oldest first. */
   peek(afterSeq: number, limit: number): OutboxRow[] {
     try {
@@ -246,12 +284,12 @@ export class OutboxStore implements EventLog {
   ack(upToOrSeqs: number | readonly number[]): number {
     // No fsync for deletes: a delete lost to a power cut only resends events (consumers drop
     // repeated ids), and the next append's fsync of the WAL makes it durable anyway.
-    this.db.pragma('synchronous = NORMAL');
+    this.syncNormal.run();
     let deleted: number;
     try {
       deleted = typeof upToOrSeqs === 'number' ? this.ackUpToTx(upToOrSeqs) : this.ackListTx(upToOrSeqs);
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.syncFull.run();
     }
     this.count -= deleted;
     if (this.refusedBytes !== null && deleted > 0) {
@@ -314,7 +352,21 @@ export class OutboxStore implements EventLog {
       this.checkpoint();
     } finally {
       this.db.close();
+      if (this.walFd !== null) closeSync(this.walFd);
+      this.walFd = null;
     }
+  }
+
+  /** The WAL file's descriptor (SQLite names it `<file>-wal`), or null when it cannot be opened. */
+  private walDescriptor(): number | null {
+    if (this.walFd === null) {
+      try {
+        this.walFd = openSync(`${this.opts.file}-wal`, 'r');
+      } catch {
+        return null;
+      }
+    }
+    return this.walFd;
   }
 
   private ensureRoom(needed: number): void {

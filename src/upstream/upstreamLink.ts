@@ -243,6 +243,11 @@ export class UpstreamLink {
     if (stillConnected) this.emitLink('disconnected');
   }
 
+  /** Connected to the broker now (status() without reading the outbox). */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
   status(): UpstreamStatus {
     const { outbox } = this.opts;
     const oldest = outbox.oldest();

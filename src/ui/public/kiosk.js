@@ -61,7 +61,11 @@ const T = {
     checkedInTitle: 'Marcação confirmada',
     provisional: 'Sem ligação ao sistema central: a senha é provisória e válida. Mostre-a no balcão quando for chamado.',
     earlyTitle: 'Chegou cedo',
-    earlyText: (t) => (t ? `Pode confirmar a sua marcação a partir das ${t}.` : 'Ainda não pode confirmar a sua marcação. Tente mais perto da hora.'),
+    // "a partir das 14:30" on the same day; "a partir de domingo, 29 de novembro às 09:00" on another.
+    earlyText: (t) =>
+      t
+        ? `Pode confirmar a sua marcação a partir ${/^\d{2}:\d{2}$/.test(t) ? 'das' : 'de'} ${t}.`
+        : 'Ainda não pode confirmar a sua marcação. Tente mais perto da hora.',
     lateTitle: 'Já passou a hora da sua marcação',
     lateText: 'Já não é possível confirmar esta marcação. Retire uma senha normal para ser atendido.',
     takeNormal: 'Retirar senha normal',
