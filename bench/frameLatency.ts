@@ -3,8 +3,9 @@
  *
  * Measured: per-frame latency (p50/p99) at a paced rate, and sustained frames/s with
  * every envelope accounted for, beside a floor measured in the same run: a bare
- * serialport + ReadlineParser reading the same PTY and inserting each line into
- * better-sqlite3 with synchronous=FULL (one fsync'd insert per frame).
+ * serialport + ReadlineParser reading its own PTY and inserting each line into
+ * better-sqlite3 with synchronous=FULL (one fsync'd insert per frame). The paced frames
+ * go to the controller and the floor in alternating blocks, so drift hits both.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,9 @@ import { createPtyPair, type PtyPair } from '../sim/pty.js';
 const BAUD = 115200;
 /** Paced run: one frame every this many ms, so each latency is measured alone. */
 const PACED_INTERVAL_MS = 2;
+/** Paced frames sent to one side before switching to the other. */
+const PACED_BLOCK = 100;
+const WARMUP_FRAMES = 50;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -116,7 +120,16 @@ async function floorSink(pty: PtyPair, dir: string): Promise<Sink> {
   };
 }
 
-async function measure(kind: 'controller' | 'floor', opts: { paced: number; burst: number }) {
+/** One side of the measurement: a simulated board on its own PTY, feeding a sink. */
+interface Rig {
+  /** Sends the next DROP frame and resolves with its latency until durably recorded (ms). */
+  dropOne(): Promise<number>;
+  /** Sends `frames` DROP frames as fast as the PTY takes them; frames/s until the last is durable. */
+  burst(frames: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function openRig(kind: 'controller' | 'floor'): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), `bench-frames-${kind}-`));
   const pty = await createPtyPair(dir);
   const boardEnd = await openSerialPort({ path: pty.boardPath, baudRate: BAUD });
@@ -124,41 +137,65 @@ async function measure(kind: 'controller' | 'floor', opts: { paced: number; burs
   let seq = 0;
   let count = 0;
   const frame = () => encodeBoardFrame({ seq: seq++ % 65536, type: 'DROP', dropCount: ++count });
+  return {
+    async dropOne() {
+      const line = frame();
+      const recorded = sink.recordedAt(count);
+      const t0 = nowMs();
+      await boardEnd.write(line);
+      return (await recorded) - t0;
+    },
+    async burst(frames) {
+      const lines: string[] = [];
+      for (let i = 0; i < frames; i++) lines.push(frame());
+      const lastRecorded = sink.recordedAt(count);
+      const t0 = nowMs();
+      for (let i = 0; i < lines.length; i += 64) await boardEnd.write(lines.slice(i, i + 64).join(''));
+      return (frames / ((await lastRecorded) - t0)) * 1000;
+    },
+    async close() {
+      await sink.close();
+      await boardEnd.close();
+      await pty.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-  // Warm-up.
-  for (let i = 0; i < 50; i++) {
-    await boardEnd.write(frame());
-    await sink.recordedAt(count);
+async function measure(opts: { paced: number; burst: number }) {
+  const floor = await openRig('floor');
+  const controller = await openRig('controller');
+  try {
+    for (let i = 0; i < WARMUP_FRAMES; i++) {
+      await floor.dropOne();
+      await controller.dropOne();
+    }
+    // Paced latency, in alternating blocks.
+    const latencies = { floor: [] as number[], controller: [] as number[] };
+    for (let done = 0; done < opts.paced; done += PACED_BLOCK) {
+      for (const [rig, into] of [
+        [floor, latencies.floor],
+        [controller, latencies.controller],
+      ] as const) {
+        for (let i = 0; i < Math.min(PACED_BLOCK, opts.paced - done); i++) {
+          into.push(await rig.dropOne());
+          await new Promise((r) => setTimeout(r, PACED_INTERVAL_MS));
+        }
+      }
+    }
+    latencies.floor.sort((a, b) => a - b);
+    latencies.controller.sort((a, b) => a - b);
+    // Sustained: one side at a time, so they do not share the disk.
+    const floorRate = await floor.burst(opts.burst);
+    const controllerRate = await controller.burst(opts.burst);
+    return {
+      floor: { p50: percentile(latencies.floor, 50), p99: percentile(latencies.floor, 99), framesPerSecond: floorRate },
+      ctrl: { p50: percentile(latencies.controller, 50), p99: percentile(latencies.controller, 99), framesPerSecond: controllerRate },
+    };
+  } finally {
+    await controller.close();
+    await floor.close();
   }
-
-  // Paced latency.
-  const latencies: number[] = [];
-  for (let i = 0; i < opts.paced; i++) {
-    const line = frame();
-    const n = count;
-    const t0 = nowMs();
-    await boardEnd.write(line);
-    latencies.push((await sink.recordedAt(n)) - t0);
-    await new Promise((r) => setTimeout(r, PACED_INTERVAL_MS));
-  }
-  latencies.sort((a, b) => a - b);
-
-  // Sustained: write a burst as fast as the PTY takes it; time until the last is durable.
-  const first = count + 1;
-  const lines: string[] = [];
-  for (let i = 0; i < opts.burst; i++) lines.push(frame());
-  const last = count;
-  const t0 = nowMs();
-  const lastRecorded = sink.recordedAt(last);
-  for (let i = 0; i < lines.length; i += 64) await boardEnd.write(lines.slice(i, i + 64).join(''));
-  const t1 = await lastRecorded;
-  const framesPerSecond = (opts.burst / (t1 - t0)) * 1000;
-
-  await sink.close();
-  await boardEnd.close();
-  await pty.close();
-  rmSync(dir, { recursive: true, force: true });
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), framesPerSecond, burstFirst: first, burstLast: last };
 }
 
 /** Counts deposits recorded by the controller for a burst, to prove none was lost. */
@@ -186,8 +223,7 @@ async function verifyNoneLost(burst: number): Promise<{ recorded: number; inferr
 export async function benchFrameLatency(opts: { paced?: number; burst?: number } = {}): Promise<Record<string, number>> {
   const paced = opts.paced ?? 2000;
   const burst = opts.burst ?? 20_000;
-  const floor = await measure('floor', { paced, burst });
-  const ctrl = await measure('controller', { paced, burst });
+  const { floor, ctrl } = await measure({ paced, burst });
   const verify = await verifyNoneLost(burst);
   return {
     'controller p50 ms': ctrl.p50,

@@ -25,7 +25,7 @@ const sections: Section[] = [
   {
     key: 'frames',
     title: 'Drop-box frame → event fsync\'d in the outbox',
-    what: 'DROP frames written on a real socat PTY; latency until the `dropbox.deposit` is committed (WAL, synchronous=FULL). Paced latency over 2,000 frames; sustained rate over a 20,000-frame burst, then a second burst checked for loss. Floor: bare serialport + ReadlineParser + one better-sqlite3 insert per line with synchronous=FULL.',
+    what: 'DROP frames written on a real socat PTY; latency until the `dropbox.deposit` is committed (WAL, synchronous=FULL). Paced latency over 2,000 frames each, sent to the controller and the floor in alternating blocks of 100; sustained rate over a 20,000-frame burst, then a second burst checked for loss. Floor: bare serialport + ReadlineParser on its own PTY + one better-sqlite3 insert per line with synchronous=FULL.',
     targets: 'p99 <= 10 ms; >= 4,000 frames/s sustained with none lost; ratio to the floor <= 1.5',
     run: () => benchFrameLatency({ paced: 2000, burst: 20_000 }),
   },
@@ -99,7 +99,7 @@ if (only.length === 0) {
     '',
     '## Reading these figures',
     '',
-    '- **Frames.** One commit (WAL, synchronous=FULL) per serial chunk: frames that arrive together share one fsync, which is why the sustained rate passes the floor (one fsync per line). The paced p50/p99 ratio moves between about 1.2 and 1.8 from run to run on this machine (five runs on 2026-11-28: 1.20, 1.38, 1.44, 1.53, 1.71 at p50); what the controller adds to the floor is about 0.3 ms of JavaScript per frame (the XState machine, the ledger, the envelope), measured in-process.',
+    '- **Frames.** One commit (WAL, synchronous=FULL) per serial chunk: frames that arrive together share one fsync, which is why the sustained rate passes the floor (one fsync per line). The paced p50/p99 ratio moves between about 1.2 and 1.8 from run to run on this machine. Most of the gap is the commit itself: it writes two pages, the deposit and the recorded count it accounts for, in one transaction, where the floor writes one; measured in-process (1,000 paced frames), the controller\'s transaction takes 1.55 ms at p50, the machine\'s work inside it included, while the floor\'s whole path takes 1.23 ms. The machine adds about 0.1–0.15 ms of JavaScript per frame.',
     '- **Drain.** The link reads the backlog from disk in batches and keeps at most 1,024 events in flight; its live heap after the drain is the figure to watch (RSS moves with garbage between collections). The bare loop has to hold every payload in memory, hence its larger RSS.',
     '- **Tickets.** The ratio target (<= 1.25) is not met; the absolute one (p99 <= 30 ms) and the memory one are. HTTP alone costs more than the target allows: floorHttp, the floor behind a bare node:http server, is about 1.27 times the floor at p50 on this machine (1.27, 1.27, 1.29 in three runs on 2026-11-28). The rest of the gap is work the contract asks for and the floor leaves out: the number held durably before printing (its fsync overlaps the encoding; what is left shows), the status read before each ticket (made while central answers: it is no longer on the path), and the ticket and printer machines between them. Measured inside the kiosk (p50): HTTP to the central request 0.4 ms, central\'s reply to the hold 0.2 ms, hold commit 0.1 ms, encode 0.8 ms beside an fsync that ends 0.4 ms later, then 0.3 ms to the printer. Memory: after a forced GC the kiosk\'s heap is the same after 1,000 tickets (within 0.5 MB) and its RSS within a few MB.',
     '',
