@@ -1,9 +1,9 @@
 /**
  * The printer driver: status reads and confirmed printing over a PrinterTransport it is
- * handed. One operation at a time on the wire: a status reply is one anonymous byte, told
- * apart from the others only by its order, so nothing else may be in flight while a read
- * waits. Nothing that arrives on the wire makes it throw: garbage becomes an invalid
- * status, counted.
+ * handed. One request at a time on the wire (a status reply is one anonymous byte: two
+ * requests in flight could not be told apart, and a printer, or a simulator, that takes
+ * one request per read never sees two at once). Nothing that arrives on the wire makes it
+ * throw: garbage becomes an invalid status, counted.
  */
 import type { Logger } from '../../src/log.js';
 import type { PrinterTransport, PrinterTransportFactory, PrinterCloseInfo } from './printerTransport.js';
@@ -22,9 +22,6 @@ import {
   starAsbLength,
   type PrinterStatus,
 } from './statusProtocol.js';
-
-/** `DLE EOT` 1, 2 and 4, sent together. */
-const EPSON_STATUS_READ = Buffer.concat(EPSON_STATUS_REQUESTS);
 
 /** No reply to a status request within this is an offline printer (CONTRACT §4). */
 export const STATUS_REPLY_TIMEOUT_MS = 1000;
@@ -245,15 +242,15 @@ export class PrinterDriver implements PrinterDevice {
   }
 
   private async readEpsonStatus(): Promise<PrinterStatus> {
-    // Anything that came unasked (a late reply, noise) would be taken for a reply.
-    this.others = [];
-    // The three requests go in one write: the printer answers real-time requests in the
-    // order it receives them, one byte each, so the replies are told apart by their order
-    // — and the read costs one round trip instead of three.
-    if (!(await this.send(EPSON_STATUS_READ))) return noReplyStatus();
-    const got = await this.waitFor(() => this.others.length >= EPSON_STATUS_REQUESTS.length, STATUS_REPLY_TIMEOUT_MS);
-    const replies = this.others.splice(0, EPSON_STATUS_REQUESTS.length);
-    if (!got) return noReplyStatus(replies);
+    const replies: number[] = [];
+    for (const request of EPSON_STATUS_REQUESTS) {
+      // Anything that came unasked (a late reply, noise) would be taken for this reply.
+      this.others = [];
+      if (!(await this.send(request))) return noReplyStatus(replies);
+      const got = await this.waitFor(() => this.others.length > 0, STATUS_REPLY_TIMEOUT_MS);
+      if (!got) return noReplyStatus(replies);
+      replies.push(this.others.shift()!);
+    }
     const [printer, offline, paper] = replies as [number, number, number];
     return epsonToPrinterStatus(decodeEpsonStatus({ printer, offline, paper }));
   }
