@@ -28,6 +28,8 @@ export const ErrorCode = {
   OutboxWriteFailed: 401,
   /** The outbox database is not a readable SQLite file (or was written by a newer version): never reset silently. */
   OutboxUnreadable: 402,
+  /** Another controller holds the data folder (or it cannot be locked). */
+  DataDirInUse: 403,
   UpstreamNotConnected: 410,
   CentralTimeout: 411,
   CentralRejected: 412,

@@ -30,6 +30,7 @@ import { PaperWatch } from './printer/paperWatch.js';
 import { typicalTicketLengthMm } from './printer/paperForecast.js';
 import { createLogRing } from './http/logRing.js';
 import { encodeTestPage } from '../devices/printer/ticketLayout.js';
+import { lockDataDir } from './dataDirLock.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
 import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
@@ -91,13 +92,21 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const log = options.log ?? createLogger({ destination: logRing });
   const openSerial = options.openSerial ?? openSerialPort;
 
-  const outbox = OutboxStore.open({
-    file: join(config.dataDir, OUTBOX_FILE),
-    kiosk: config.kiosk.id,
-    site: config.kiosk.site,
-    maxBytes: Math.round(config.upstream.outboxMaxMb * 1024 * 1024),
-    log: log.child({ part: 'outbox' }),
-  });
+  // One controller per data folder: a second one would reuse seq and ticket numbers.
+  const dataDirLock = lockDataDir(config.dataDir);
+  let outbox: OutboxStore;
+  try {
+    outbox = OutboxStore.open({
+      file: join(config.dataDir, OUTBOX_FILE),
+      kiosk: config.kiosk.id,
+      site: config.kiosk.site,
+      maxBytes: Math.round(config.upstream.outboxMaxMb * 1024 * 1024),
+      log: log.child({ part: 'outbox' }),
+    });
+  } catch (e) {
+    dataDirLock.release();
+    throw e;
+  }
   outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
   const upstream = new UpstreamLink({
@@ -305,6 +314,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
         if (printer) await closePrinter(printer);
         await upstream.stop();
         outbox.close();
+        dataDirLock.release();
         log.info('kiosk controller stopped');
       })();
       return stopping;

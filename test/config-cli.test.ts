@@ -133,6 +133,35 @@ describe('kiosk command line', () => {
     expect(r.stderr).toContain('EADDRINUSE');
   });
 
+  it('refuses a second controller on the same data folder, and lets a new one have it once the first is killed -9', async () => {
+    const file = join(dir, 'shared.json');
+    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
+    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, 'data-shared'), http: { host: '127.0.0.1', port: 0 }, upstream: { url: broker.url, prefix: 'siga' } }));
+    const status = await collectEvents(broker.url, 'siga/lisboa-01/lisboa-01-k1/status');
+    await status.subscribed();
+    const onlineCount = (m: readonly { payload: string }[]) => m.filter((x) => x.payload.includes('"online"')).length;
+    const first = spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+    let third: ReturnType<typeof spawn> | null = null;
+    try {
+      await status.waitFor((m) => onlineCount(m) === 1, 15_000);
+      const second = kiosk('run', '--config', file);
+      expect(second.status).toBe(1);
+      expect(second.stderr).toContain('Another controller is running on the data folder');
+      expect(first.exitCode).toBeNull();
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      // The lock ended with the process: no stale lock keeps the kiosk from starting.
+      third = spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+      await status.waitFor((m) => onlineCount(m) === 2, 15_000);
+      third.kill('SIGTERM');
+      expect(await new Promise((r) => third!.once('exit', r))).toBe(0);
+    } finally {
+      if (first.exitCode === null && first.signalCode === null) first.kill('SIGKILL');
+      if (third && third.exitCode === null && third.signalCode === null) third.kill('SIGKILL');
+      await status.stop();
+    }
+  }, 60_000);
+
   it('runs until SIGTERM, then publishes offline status and exits 0', async () => {
     const file = join(dir, 'ok.json');
     const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
