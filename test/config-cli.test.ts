@@ -120,13 +120,20 @@ describe('kiosk command line', () => {
     expect(await verifyPin('482914', hash)).toBe(false);
   });
 
+  /** A config for `kiosk run` without devices, on the test broker: written to `name`.json, data in `dataDir`. */
+  function writeRunConfig(name: string, dataDir: string, port = 0): string {
+    const file = join(dir, `${name}.json`);
+    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
+    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, dataDir), http: { host: '127.0.0.1', port }, upstream: { url: broker.url, prefix: 'siga' } }));
+    return file;
+  }
+  const runKiosk = (file: string) => spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+
   it('exits 1 with the reason, and does not linger, when its HTTP port is taken', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as AddressInfo).port;
-    const file = join(dir, 'port-taken.json');
-    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
-    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, 'data-taken'), http: { host: '127.0.0.1', port }, upstream: { url: broker.url, prefix: 'siga' } }));
+    const file = writeRunConfig('port-taken', 'data-taken', port);
     const r = kiosk('run', '--config', file);
     blocker.close();
     expect(r.status).toBe(1);
@@ -134,13 +141,11 @@ describe('kiosk command line', () => {
   });
 
   it('refuses a second controller on the same data folder, and lets a new one have it once the first is killed -9', async () => {
-    const file = join(dir, 'shared.json');
-    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
-    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, 'data-shared'), http: { host: '127.0.0.1', port: 0 }, upstream: { url: broker.url, prefix: 'siga' } }));
+    const file = writeRunConfig('shared', 'data-shared');
     const status = await collectEvents(broker.url, 'siga/lisboa-01/lisboa-01-k1/status');
     await status.subscribed();
     const onlineCount = (m: readonly { payload: string }[]) => m.filter((x) => x.payload.includes('"online"')).length;
-    const first = spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+    const first = runKiosk(file);
     let third: ReturnType<typeof spawn> | null = null;
     try {
       await status.waitFor((m) => onlineCount(m) === 1, 15_000);
@@ -151,7 +156,7 @@ describe('kiosk command line', () => {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       // The lock ended with the process: no stale lock keeps the kiosk from starting.
-      third = spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+      third = runKiosk(file);
       await status.waitFor((m) => onlineCount(m) === 2, 15_000);
       third.kill('SIGTERM');
       expect(await new Promise((r) => third!.once('exit', r))).toBe(0);
@@ -163,12 +168,10 @@ describe('kiosk command line', () => {
   }, 60_000);
 
   it('runs until SIGTERM, then publishes offline status and exits 0', async () => {
-    const file = join(dir, 'ok.json');
-    const { dropbox: _d, scanner: _s, printer: _p, ...rest } = example;
-    writeFileSync(file, JSON.stringify({ ...rest, dataDir: join(dir, 'data'), http: { host: '127.0.0.1', port: 0 }, upstream: { url: broker.url, prefix: 'siga' } }));
+    const file = writeRunConfig('ok', 'data');
     const status = await collectEvents(broker.url, 'siga/lisboa-01/lisboa-01-k1/status');
     await status.subscribed();
-    const child = spawn(process.execPath, ['bin/kiosk.js', 'run', '--config', file], { stdio: 'ignore' });
+    const child = runKiosk(file);
     await status.waitFor((m) => m.some((x) => x.payload.includes('"online"')), 15_000);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
