@@ -198,6 +198,18 @@ describe('the printer cannot print', () => {
     expect(health.devices.printer).toMatchObject({ state: 'paper_out', ready: false });
   });
 
+  it('reads the status for each ticket: paper gone since the last read is caught before a byte of the ticket is sent', async () => {
+    const k = await startKiosk();
+    expect((await k.post({ service: 'prestacoes' })).status).toBe(201);
+    // The kiosk last saw the printer ready (its read after the first job); the paper goes now.
+    k.printer.setStatus({ paper: 'out' });
+    const res = await k.post({ service: 'prestacoes' });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'printer_unavailable' });
+    expect(k.printer.jobs).toHaveLength(1);
+    expect(k.printer.heldBytes).toBe(0); // nothing of the second ticket was even sent
+  });
+
   it('reprints the same number once the roll is changed when the paper ran out in the middle of the ticket, and reports it issued once', async () => {
     const k = await startKiosk();
     k.printer.paperOutAfterBytes(120);
