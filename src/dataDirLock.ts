@@ -18,7 +18,7 @@ export interface DataDirLock {
   release(): void;
 }
 
-/** Takes the folder for this process, or throws KioskError(DataDirInUse) at once. */
+/** Takes the folder for this process, or throws KioskError (DataDirInUse, DataDirUnusable) at once. */
 export function lockDataDir(dataDir: string): DataDirLock {
   const file = join(dataDir, DATA_DIR_LOCK_FILE);
   let db: Database.Database | undefined;
@@ -44,7 +44,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
         { cause: e },
       );
     }
-    throw new KioskError(ErrorCode.DataDirInUse, `The data folder ${dataDir} cannot be locked for this controller (${String(code ?? (e as Error).message)}): check that it exists and is writable.`, { dataDir }, { cause: e });
+    throw new KioskError(ErrorCode.DataDirUnusable, `The data folder ${dataDir} cannot be locked for this controller (${String(code ?? (e as Error).message)}): check that it exists and is writable.`, { dataDir }, { cause: e });
   }
   const held = db;
   let released = false;

@@ -28,8 +28,10 @@ export const ErrorCode = {
   OutboxWriteFailed: 401,
   /** The outbox database is not a readable SQLite file (or was written by a newer version): never reset silently. */
   OutboxUnreadable: 402,
-  /** Another controller holds the data folder (or it cannot be locked). */
+  /** Another controller holds the data folder. */
   DataDirInUse: 403,
+  /** The data folder cannot be created, written or locked. */
+  DataDirUnusable: 404,
   UpstreamNotConnected: 410,
   CentralTimeout: 411,
   CentralRejected: 412,

@@ -299,22 +299,29 @@ export async function startController(config: KioskConfig, options: ControllerOp
     stop(reason = 'stop') {
       stopping ??= (async () => {
         log.info({ reason }, 'kiosk controller stopping');
-        uiRoutes.stop();
-        ui.stop();
-        await http.close().catch(() => undefined);
-        diag.stop(); // records diag.logout for open sessions: before the outbox closes
-        outboxDiag.stop();
-        deposits?.stop();
-        collections?.stop();
-        paper?.stop();
-        stopScannerEvents();
-        await scanner?.stop();
-        dropbox?.actor.stop();
-        tickets?.stop();
-        if (printer) await closePrinter(printer);
-        await upstream.stop();
-        outbox.close();
-        dataDirLock.release();
+        try {
+          uiRoutes.stop();
+          ui.stop();
+          await http.close().catch(() => undefined);
+          diag.stop(); // records diag.logout for open sessions: before the outbox closes
+          outboxDiag.stop();
+          deposits?.stop();
+          collections?.stop();
+          paper?.stop();
+          stopScannerEvents();
+          await scanner?.stop();
+          dropbox?.actor.stop();
+          tickets?.stop();
+          if (printer) await closePrinter(printer);
+          await upstream.stop();
+        } finally {
+          // Whatever failed above, the data folder is given up, its outbox closed first.
+          try {
+            outbox.close();
+          } finally {
+            dataDirLock.release();
+          }
+        }
         log.info('kiosk controller stopped');
       })();
       return stopping;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -114,6 +114,40 @@ describe('the event outbox', () => {
     await expect(flushed).resolves.toBeUndefined();
     a.close();
     expect(openOutbox().getState('tickets.pending')).toBe('["P001"]');
+  });
+
+  it('putState resolves only once the WAL file is flushed, a flush running beside the caller', async () => {
+    const flushes: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const o = openOutbox({ syncFile: (_fd, done) => flushes.push(done) });
+    let settled = false;
+    const flushed = o.putState({ 'tickets.pending': '["P001"]' }).then(() => (settled = true));
+    expect(o.getState('tickets.pending')).toBe('["P001"]');
+    expect(flushes).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    flushes[0]!(null);
+    await flushed;
+    expect(settled).toBe(true);
+  });
+
+  it('putState rejects with OutboxWriteFailed when the flush fails; close keeps the WAL file open for a flush in flight', async () => {
+    const flushes: Array<{ fd: number; done: (err: NodeJS.ErrnoException | null) => void }> = [];
+    const o = openOutbox({ syncFile: (fd, done) => flushes.push({ fd, done }) });
+    const flushed = o.putState({ k: 'v' });
+    const walInode = statSync(`${file}-wal`).ino;
+    const inodeOf = (fd: number): number | null => {
+      try {
+        return fstatSync(fd).ino;
+      } catch {
+        return null;
+      }
+    };
+    o.close();
+    expect(inodeOf(flushes[0]!.fd)).toBe(walInode); // not closed under the flush
+    flushes[0]!.done(Object.assign(new Error('I/O error'), { code: 'EIO' }));
+    await expect(flushed).rejects.toMatchObject({ code: ErrorCode.OutboxWriteFailed });
+    expect(inodeOf(flushes[0]!.fd)).not.toBe(walInode); // closed once it ended
+    expect(() => o.putState({ k: 'w' })).toThrow(KioskError);
   });
 
   it('putState refused for space throws at once and changes nothing', async () => {

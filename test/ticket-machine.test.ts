@@ -241,6 +241,22 @@ describe('the ticket desk on a fake clock', () => {
     expect(device.printed).toHaveLength(0); // and never reprinted
   });
 
+  it('never prints a ticket whose hold was not flushed, even when its void must wait for a later sweep', async () => {
+    const desk = await openDesk();
+    log.holdFlushes = true;
+    const answer = desk.issue('prestacoes', false);
+    await vi.advanceTimersByTimeAsync(50);
+    log.failNext = true; // the void is refused too
+    log.flushes[0]!.reject(new Error('EIO'));
+    expect(await answer).toMatchObject({ kind: 'storage_error' });
+    const failed = () => log.events.filter((e) => e.type === 'ticket.print_failed').map((e) => (e.data as { ticket: string }).ticket);
+    expect(failed()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(REPRINT_SWEEP_MS + STATUS_POLL_MS);
+    expect(device.printed).toHaveLength(0);
+    expect(failed()).toEqual(['P001']);
+    expect(desk.ledger.pending()).toEqual([]);
+  });
+
   it('answers storage_unavailable and prints nothing when the number cannot be stored', async () => {
     const desk = await openDesk();
     log.failNext = true;

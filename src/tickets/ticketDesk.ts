@@ -94,6 +94,11 @@ export class TicketDesk {
    * that follows takes it (a Buffer is not plain data, so it stays out of the machine).
    */
   private encodedJob: { ticket: string; job: Buffer } | null = null;
+  /**
+   * Tickets whose hold could not be flushed and whose void the outbox refused too: never
+   * printed, voided again at each sweep (ticket → reason).
+   */
+  private readonly voidLater = new Map<string, string>();
 
   constructor(private readonly opts: TicketDeskOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -299,12 +304,12 @@ export class TicketDesk {
             this.dropUnflushedHold(held);
             throw e;
           }
-          return { held, pending: this.ledger.pending() };
+          return { held, pending: this.pendingToPrint() };
         }),
         printTicket: fromPromise<PrintAnswer, HeldTicket>(({ input }) => this.print(input, printTimeoutMs)),
         recordIssued: fromPromise<{ pending: HeldTicket[] }, HeldTicket>(async ({ input }) => {
           this.recordIssued(input);
-          return { pending: this.ledger.pending() };
+          return { pending: this.pendingToPrint() };
         }),
         sweep: fromPromise<SweepOutput, { pending: HeldTicket[]; unrecorded: string[] }>(async ({ input }) => {
           const unrecorded: string[] = [];
@@ -317,16 +322,27 @@ export class TicketDesk {
               log.error({ ticket, err: (e as Error).message }, 'printed ticket still cannot be recorded');
             }
           }
+          for (const p of this.ledger.pending()) {
+            const reason = this.voidLater.get(p.ticket);
+            if (reason === undefined) continue;
+            try {
+              this.ledger.voidTicket(p, reason);
+            } catch (e) {
+              log.error({ ticket: p.ticket, err: (e as Error).message }, 'ticket whose hold was not flushed still cannot be voided');
+            }
+          }
+          const stillPending = new Set(this.ledger.pending().map((p) => p.ticket));
+          for (const ticket of this.voidLater.keys()) if (!stillPending.has(ticket)) this.voidLater.delete(ticket);
           const t = this.now().getTime();
           for (const p of this.ledger.pending()) {
-            if (unrecorded.includes(p.ticket) || t - p.heldAt < windowMs) continue;
+            if (unrecorded.includes(p.ticket) || this.voidLater.has(p.ticket) || t - p.heldAt < windowMs) continue;
             try {
               this.ledger.voidTicket(p, `printer_unavailable: not printed within ${Math.round(windowMs / 1000)} s`);
             } catch (e) {
               log.error({ ticket: p.ticket, err: (e as Error).message }, 'expired ticket cannot be voided yet');
             }
           }
-          return { pending: this.ledger.pending(), unrecorded };
+          return { pending: this.pendingToPrint(), unrecorded };
         }),
       },
     });
@@ -361,11 +377,19 @@ export class TicketDesk {
    */
   private dropUnflushedHold(held: HeldTicket): void {
     this.encodedJob = null;
+    const reason = 'storage_error: the ticket could not be stored';
     try {
-      this.ledger.voidTicket(held, 'storage_error: the ticket could not be stored');
+      this.ledger.voidTicket(held, reason);
     } catch (e) {
-      this.opts.log.error({ ticket: held.ticket, err: (e as Error).message }, 'ticket whose hold was not flushed cannot be voided yet: it stays pending');
+      // The citizen was told it failed: it must never print. Voided at a later sweep.
+      this.voidLater.set(held.ticket, reason);
+      this.opts.log.error({ ticket: held.ticket, err: (e as Error).message }, 'ticket whose hold was not flushed cannot be voided yet: voided at the next sweep');
     }
+  }
+
+  /** Pending tickets the machine may print again: not those waiting to be voided. */
+  private pendingToPrint(): HeldTicket[] {
+    return this.ledger.pending().filter((p) => !this.voidLater.has(p.ticket));
   }
 
   private async print(held: HeldTicket, timeoutMs: number): Promise<PrintAnswer> {

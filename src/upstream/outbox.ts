@@ -39,6 +39,8 @@ export interface OutboxOptions {
   log: Logger;
   now?: () => Date;
   newId?: () => string;
+  /** Flushes a file to disk, calling back when done (tests); default `fs.fdatasync`, on libuv's thread pool. */
+  syncFile?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 }
 
 export interface OutboxRow {
@@ -71,6 +73,8 @@ export class OutboxStore implements StateLog {
   private refusedBytes: number | null = null;
   /** A descriptor of the WAL file, opened on first use: putState fsyncs it off the event loop. */
   private walFd: number | null = null;
+  /** putState flushes not yet called back: the descriptor is closed only after them. */
+  private flushesInFlight = 0;
   private readonly listeners: { [K in keyof OutboxEventMap]: Set<Listener<K>> } = {
     appended: new Set(),
     full: new Set(),
@@ -95,7 +99,7 @@ export class OutboxStore implements StateLog {
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly opts: Required<Pick<OutboxOptions, 'file' | 'kiosk' | 'site' | 'maxBytes' | 'log' | 'now' | 'newId'>>,
+    private readonly opts: Required<Pick<OutboxOptions, 'file' | 'kiosk' | 'site' | 'maxBytes' | 'log' | 'now' | 'newId' | 'syncFile'>>,
   ) {
     this.insertEvent = db.prepare('INSERT INTO events (seq, ts, payload) VALUES (?, ?, ?)');
     this.upsertState = db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
@@ -141,7 +145,7 @@ export class OutboxStore implements StateLog {
   }
 
   static open(options: OutboxOptions): OutboxStore {
-    const opts = { now: () => new Date(), newId: () => randomUUID(), ...options };
+    const opts = { now: () => new Date(), newId: () => randomUUID(), syncFile: fdatasync, ...options };
     mkdirSync(dirname(opts.file), { recursive: true });
     let db: Database.Database | undefined;
     try {
@@ -248,6 +252,7 @@ export class OutboxStore implements StateLog {
    * but may not survive a power cut).
    */
   putState(state: Readonly<Record<string, string | null>>): Promise<void> {
+    if (this.closed) throw new KioskError(ErrorCode.OutboxWriteFailed, 'The outbox is closed: the controller is shutting down.');
     const fd = this.pendingAnnouncements ? null : this.walDescriptor();
     if (fd === null) {
       // Inside a transaction (its commit syncs) or no WAL file to sync: the plain way.
@@ -260,8 +265,12 @@ export class OutboxStore implements StateLog {
     } finally {
       this.syncFull.run();
     }
+    this.flushesInFlight++;
     return new Promise<void>((resolve, reject) => {
-      fdatasync(fd, (err) => {
+      this.opts.syncFile(fd, (err) => {
+        this.flushesInFlight--;
+        // Closed meanwhile: the descriptor waited for this flush (see close()).
+        if (this.closed && this.flushesInFlight === 0) this.closeWal();
         if (!err) resolve();
         else reject(new KioskError(ErrorCode.OutboxWriteFailed, `The outbox wrote state but could not flush it to disk (${err.code ?? err.message}).`, { errno: err.code }, { cause: err }));
       });
@@ -352,9 +361,15 @@ export class OutboxStore implements StateLog {
       this.checkpoint();
     } finally {
       this.db.close();
-      if (this.walFd !== null) closeSync(this.walFd);
-      this.walFd = null;
+      // A flush still running on the thread pool keeps the descriptor: closing it under
+      // the flush would fail it, or flush whatever file reused the number.
+      if (this.flushesInFlight === 0) this.closeWal();
     }
+  }
+
+  private closeWal(): void {
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
   }
 
   /** The WAL file's descriptor (SQLite names it `<file>-wal`), or null when it cannot be opened. */
