@@ -112,10 +112,11 @@ export class PrinterDriver implements PrinterDevice {
   private completions: Buffer[] = [];
   private waiters: Waiter[] = [];
   private readonly disconnectListeners = new Set<(info: PrinterCloseInfo) => void>();
-  /** The latest status read and when it ended; forgotten once a job is sent. */
-  private lastRead: { status: PrinterStatus; at: number } | null = null;
-  /** A read was made for the next print (see PREPARED_STATUS_MAX_AGE_MS). */
-  private readForNextPrint = false;
+  /**
+   * The status read for the next print and when it ended (see PREPARED_STATUS_MAX_AGE_MS);
+   * a poll after it replaces it with the newer reading. Taken by the next print.
+   */
+  private preparedRead: { status: PrinterStatus; at: number } | null = null;
   private readonly now: () => number;
 
   constructor(private readonly opts: PrinterDriverOptions) {
@@ -151,7 +152,7 @@ export class PrinterDriver implements PrinterDevice {
   readStatus(opts: { forNextPrint?: boolean } = {}): Promise<PrinterStatus> {
     return this.exclusive(async () => {
       const status = await this.readStatusNow();
-      if (opts.forNextPrint) this.readForNextPrint = true;
+      if (opts.forNextPrint || this.preparedRead) this.preparedRead = { status, at: this.now() };
       return status;
     });
   }
@@ -164,8 +165,7 @@ export class PrinterDriver implements PrinterDevice {
 
   private attach(t: PrinterTransport): void {
     this.transport = t;
-    this.lastRead = null;
-    this.readForNextPrint = false;
+    this.preparedRead = null;
     this.pending = Buffer.alloc(0);
     this.others = [];
     this.completions = [];
@@ -237,7 +237,6 @@ export class PrinterDriver implements PrinterDevice {
     const status = this.opts.type === 'epson' ? await this.readEpsonStatus() : await this.readStarStatus();
     if (!status.answered) this.counters.statusTimeouts++;
     else if (!status.valid) this.counters.invalidStatusReplies++;
-    this.lastRead = { status, at: this.now() };
     return status;
   }
 
@@ -283,9 +282,8 @@ export class PrinterDriver implements PrinterDevice {
 
   /** The status read for this print while the ticket was numbered, if fresh enough; the read is used once. */
   private takeStatusReadForThisPrint(): PrinterStatus | null {
-    const read = this.readForNextPrint ? this.lastRead : null;
-    this.readForNextPrint = false;
-    this.lastRead = null;
+    const read = this.preparedRead;
+    this.preparedRead = null;
     return read && this.now() - read.at <= PREPARED_STATUS_MAX_AGE_MS ? read.status : null;
   }
 

@@ -23,6 +23,7 @@ import { TICKET_TEXTS, type TicketLocale } from '../../devices/printer/ticketTex
 import type { Logger } from '../log.js';
 import { printerStatusView, requestPrint, type PrinterActor } from '../machines/printerMachine.js';
 import type { EventEnvelope, EventLog, NewEvent } from '../upstream/events.js';
+import { withTimeout } from '../withTimeout.js';
 
 /** A slip waiting for the printer is tried again this often. */
 export const COLLECTION_SLIP_RETRY_MS = 30_000;
@@ -239,7 +240,7 @@ export class CollectionDesk {
 
   private async print(slip: CollectionSlip, printer: PrinterActor, type: PrinterModel): Promise<void> {
     const job = encodeCollectionSlip(slip, { type, kioskId: this.opts.kioskId, locale: this.opts.locale, timeZone: this.opts.timeZone });
-    const result = await withTimeout(requestPrint(printer, job, { isTicket: false, cuts: 1 }), COLLECTION_SLIP_PRINT_TIMEOUT_MS);
+    const result = await withTimeout(requestPrint(printer, job, { isTicket: false, cuts: 1 }), COLLECTION_SLIP_PRINT_TIMEOUT_MS, () => null, { unref: true });
     const confirmed = result?.outcome === 'confirmed';
     if (this.state.pending?.seq !== slip.seq) return;
     if (!confirmed) {
@@ -372,21 +373,4 @@ function loadState(raw: string | null): StoredCollection {
   } catch {
     return fresh;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(null), ms);
-    timer.unref();
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }

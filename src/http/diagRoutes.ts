@@ -17,6 +17,7 @@ import type { OutboxStore } from '../upstream/outbox.js';
 import type { UpstreamStatus } from '../upstream/upstreamLink.js';
 import { DiagAuth, LOCKOUT_AFTER_FAILURES, clearedSessionCookie, sessionCookie, tokenFromHeaders, type DiagSession } from './diagAuth.js';
 import { jsonError, type HttpReply, type HttpRequest, type HttpServer } from './server.js';
+import { withTimeout } from '../withTimeout.js';
 
 /** Ends idle sessions (and records it upstream) even when nobody calls the API. */
 export const DIAG_SESSION_SWEEP_MS = 30_000;
@@ -171,7 +172,9 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
       POST: async (_req, session) => {
         const testPrint = deps.actions.testPrint;
         if (!testPrint) return jsonError(409, 'no_printer', 'this kiosk has no printer configured');
-        const result = await withTimeout(testPrint(), DIAG_TEST_PRINT_TIMEOUT_MS).catch((err: unknown): TestPrintResult => ({ printed: false, detail: (err as Error).message }));
+        const result = await withTimeout(testPrint(), DIAG_TEST_PRINT_TIMEOUT_MS, (): never => {
+          throw new Error(`no answer from the printer within ${DIAG_TEST_PRINT_TIMEOUT_MS / 1000} s`);
+        }).catch((err: unknown): TestPrintResult => ({ printed: false, detail: (err as Error).message }));
         recordAction(session, 'test_print', result.printed ? 'printed' : `not printed: ${result.detail ?? 'unknown reason'}`);
         if (!result.printed) return jsonError(503, 'printer_unavailable', `the test ticket did not print: ${result.detail ?? 'unknown reason'}`, { detail: result.detail });
         return { status: 200, body: { printed: true } };
@@ -362,23 +365,6 @@ function parseLimit(raw: string | null, max: number): number | null {
   const n = Number(raw);
   return n >= 1 && n <= max ? n : null;
 }
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from the printer within ${ms / 1000} s`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
 /**
  * The outbox as diagnostics sees it: depth and oldest from the store, plus the last
  * events appended (seq, type, ts; never their data), kept from the store's `appended`

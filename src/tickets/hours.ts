@@ -13,6 +13,7 @@
  * mon ["18:00","24:00"] + tue ["00:00","02:00"] is one period closing Tuesday 02:00.
  */
 import type { HoursConfig } from '../config/schema.js';
+import { dateTimeFormat } from '../timeFormat.js';
 
 /** How far ahead `nextOpening` looks: two weeks covers any holiday bridge. */
 export const OPENING_SEARCH_DAYS = 14;
@@ -202,24 +203,17 @@ interface LocalDateTime extends LocalDate {
   minute: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
 function formatterFor(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(tz, f);
-  }
-  return f;
+  return dateTimeFormat('en-US', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
 }
 
 /** The wall clock in `tz` at instant `ms`, read back as if it were UTC (ms). */

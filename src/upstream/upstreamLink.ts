@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { NewEvent } from './events.js';
 import type { OutboxRow, OutboxStore } from './outbox.js';
+import { withTimeout } from '../withTimeout.js';
 
 /** First reconnect delay cap; doubles per failed attempt up to RECONNECT_MAX_MS (full jitter below it). */
 export const RECONNECT_INITIAL_MS = 500;
@@ -221,7 +222,7 @@ export class UpstreamLink {
       await this.waitIdle(STOP_DRAIN_MS);
       this.flushAcks();
       const offline = JSON.stringify({ state: 'offline', kiosk: this.opts.kiosk, site: this.opts.site, version: this.opts.version, ts: this.now().toISOString() });
-      await withTimeout(client.publishAsync(this.topics.status, offline, { qos: 1, retain: true }), STOP_TIMEOUT_MS).catch((e: unknown) =>
+      await withTimeout(client.publishAsync(this.topics.status, offline, { qos: 1, retain: true }), STOP_TIMEOUT_MS, timedOut(STOP_TIMEOUT_MS)).catch((e: unknown) =>
         this.log.warn({ err: describe(e) }, 'offline status not acknowledged before disconnecting'),
       );
     }
@@ -234,7 +235,7 @@ export class UpstreamLink {
     this.resetPublishing();
     if (client) {
       // A clean DISCONNECT: the broker then does not publish the last will.
-      const ended = await withTimeout(client.endAsync(!wasConnected), STOP_TIMEOUT_MS).then(
+      const ended = await withTimeout(client.endAsync(!wasConnected), STOP_TIMEOUT_MS, timedOut(STOP_TIMEOUT_MS)).then(
         () => true,
         () => false,
       );
@@ -611,23 +612,14 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** A time-out answer for withTimeout: a rejection saying how long it waited. */
+function timedOut(ms: number): () => never {
+  return () => {
+    throw new Error(`timed out after ${ms} ms`);
+  };
+}
+
 /** Credentials never reach the log. */
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
