@@ -21,7 +21,7 @@
  * `ready` / `down` / `closed`. A repeated error is logged once, with a counter when the
  * link is back.
  */
-import { assign, enqueueActions, setup, spawnChild, stopChild, type ActorRefFrom, type AnyEventObject, type CallbackActorLogic, type EventObject, type SnapshotFrom } from 'xstate';
+import { assign, enqueueActions, setup, spawnChild, stopChild, type ActorRefFrom, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 
 /** What the connection actor tells the link. */
@@ -207,7 +207,7 @@ export type LinkMachine = ReturnType<typeof createLinkMachine>;
 export type LinkActorRef = ActorRefFrom<LinkMachine>;
 
 /** The link's state by its public name. */
-export function linkStateOf(snapshot: SnapshotFrom<LinkMachine> | undefined): LinkState {
+export function linkStateOf(snapshot: { value: unknown } | undefined): LinkState {
   const v = snapshot?.value;
   return v === 'connecting' || v === 'ready' || v === 'reconnecting' ? v : 'disconnected';
 }
