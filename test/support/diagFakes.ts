@@ -26,7 +26,7 @@ export function printerView(): PrinterDiagnosticsView {
 export function dropboxView(): DropboxDiagnosticsView {
   return {
     state: 'online',
-    port: { path: '/dev/ttyACM0', link: 'open.ready', lastError: null },
+    port: { path: '/dev/ttyACM0', link: 'ready', lastError: null },
     board: { id: 'box-1', firmware: '1.4.2' },
     door: 'closed',
     fillPercent: 35,
