@@ -37,9 +37,9 @@ import { createPrinterMachine, printerDiagnostics, requestPrint, type PrinterAct
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
-import { UpstreamLink } from './upstream/upstreamLink.js';
 import { VERSION } from './version.js';
 import { startScanner, type Scanner } from './facades/scanner.js';
+import { Upstream } from './facades/upstream.js';
 
 export interface ControllerOptions {
   log?: Logger;
@@ -65,7 +65,7 @@ export interface Controller {
   readonly config: KioskConfig;
   readonly url: string;
   readonly outbox: OutboxStore;
-  readonly upstream: UpstreamLink;
+  readonly upstream: Upstream;
   readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   readonly printer: PrinterActor | null;
   readonly tickets: TicketDesk | null;
@@ -109,7 +109,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
   }
   outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
-  const upstream = new UpstreamLink({
+  const upstream = new Upstream({
     url: config.upstream.url,
     prefix: config.upstream.prefix,
     site: config.kiosk.site,

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import type { EventEnvelope, NewEvent } from '../src/upstream/events.js';
 import { OutboxStore } from '../src/upstream/outbox.js';
-import { UpstreamLink, type UpstreamLinkOptions } from '../src/upstream/upstreamLink.js';
+import { Upstream, type UpstreamOptions } from '../src/facades/upstream.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto, type ReceivedMessage } from './support/mosquitto.js';
 
 const KIOSK = 'lisboa-01-k1';
@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 /** Connections go to a dead port while the gate is closed, so a test decides when the link may reach the broker. */
-function gatedConnect(): { connect: NonNullable<UpstreamLinkOptions['connect']>; open: boolean; clients: MqttClient[] } {
+function gatedConnect(): { connect: NonNullable<UpstreamOptions['connect']>; open: boolean; clients: MqttClient[] } {
   const gate = {
     open: true,
     clients: [] as MqttClient[],
@@ -51,8 +51,8 @@ function gatedConnect(): { connect: NonNullable<UpstreamLinkOptions['connect']>;
   return gate;
 }
 
-function makeLink(extra: Partial<UpstreamLinkOptions> = {}): UpstreamLink {
-  const link = new UpstreamLink({
+function makeLink(extra: Partial<UpstreamOptions> = {}): Upstream {
+  const link = new Upstream({
     url: broker.url,
     prefix: 'siga',
     site: SITE,
@@ -75,7 +75,7 @@ async function collector(topic: string): Promise<EventCollector> {
   return c;
 }
 
-function nextEvent(link: UpstreamLink, event: 'connected' | 'disconnected'): Promise<void> {
+function nextEvent(link: Upstream, event: 'connected' | 'disconnected'): Promise<void> {
   return new Promise((resolve) => {
     const off = link.on(event, () => {
       off();
@@ -305,7 +305,7 @@ describe('the upstream link asking central', () => {
     return { requests };
   }
 
-  async function connectedLink(): Promise<UpstreamLink> {
+  async function connectedLink(): Promise<Upstream> {
     const link = makeLink();
     const connected = nextEvent(link, 'connected');
     link.start();

@@ -203,8 +203,8 @@ export function createLinkMachine<TInput>(opts: LinkMachineOptions<TInput>) {
   });
 }
 
-export type LinkMachine = ReturnType<typeof createLinkMachine>;
-export type LinkActorRef = ActorRefFrom<LinkMachine>;
+export type LinkMachine<TInput = unknown> = ReturnType<typeof createLinkMachine<TInput>>;
+export type LinkActorRef<TInput = unknown> = ActorRefFrom<LinkMachine<TInput>>;
 
 /** The link's state by its public name. */
 export function linkStateOf(snapshot: { value: unknown } | undefined): LinkState {

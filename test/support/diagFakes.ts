@@ -3,7 +3,7 @@
  * and the `kiosk diag` command show, without devices.
  */
 import type { DropboxDiagnosticsView, PrinterDiagnosticsView } from '../../src/http/diagRoutes.js';
-import type { UpstreamStatus } from '../../src/upstream/upstreamLink.js';
+import type { UpstreamStatus } from '../../src/facades/upstream.js';
 
 export function printerView(): PrinterDiagnosticsView {
   return {
