@@ -8,6 +8,7 @@ import { silentLogger } from '../src/log.js';
 import type { EventEnvelope, NewEvent } from '../src/upstream/events.js';
 import { OutboxStore } from '../src/upstream/outbox.js';
 import { Upstream, type UpstreamOptions } from '../src/facades/upstream.js';
+import { buildConnectOptions } from '../src/upstream/session.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto, type ReceivedMessage } from './support/mosquitto.js';
 
 const KIOSK = 'lisboa-01-k1';
@@ -265,6 +266,45 @@ describe('the upstream link publishing events', () => {
     await until(() => gate.clients.length >= 3, 'three connection attempts');
     expect(link.status().connected).toBe(false);
     expect(link.status().lastError).toMatch(/not authori[sz]ed/i);
+  });
+});
+
+describe('the broker session', () => {
+  it('builds one set of connect options: client id = kiosk, persistent session, retained last will "offline", no reconnect of its own', () => {
+    const o = buildConnectOptions({ kiosk: KIOSK, username: 'k1', password: 'secret', topics: { status: STATUS } });
+    expect(o).toMatchObject({ clientId: KIOSK, clean: false, protocolVersion: 4, reconnectPeriod: 0, username: 'k1', password: 'secret', resubscribe: false });
+    expect(o.will).toMatchObject({ topic: STATUS, qos: 1, retain: true });
+    expect(o.will!.payload.toString()).toBe('{"state":"offline"}');
+    expect(buildConnectOptions({ kiosk: KIOSK, username: null, password: null, topics: { status: STATUS } })).not.toHaveProperty('username');
+  });
+
+  it('takes its own clean stop for no loss: no reconnect attempt afterwards, no "disconnected" twice', async () => {
+    const gate = gatedConnect();
+    const link = makeLink({ connect: gate.connect });
+    const connected = nextEvent(link, 'connected');
+    link.start();
+    await connected;
+    let disconnects = 0;
+    link.on('disconnected', () => disconnects++);
+    await link.stop();
+    const attempts = gate.clients.length;
+    await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
+    expect(gate.clients.length).toBe(attempts);
+    expect(disconnects).toBe(1);
+    expect(link.status()).toMatchObject({ connected: false, reconnects: 0 });
+  });
+
+  it('stops retrying at once when stopped while the broker is away', async () => {
+    await broker.stop();
+    const gate = gatedConnect();
+    const link = makeLink({ connect: gate.connect });
+    link.start();
+    await until(() => gate.clients.length >= 2, 'two connection attempts');
+    await link.stop();
+    const attempts = gate.clients.length;
+    await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
+    expect(gate.clients.length).toBe(attempts);
+    expect(gate.clients.every((c) => !c.connected)).toBe(true);
   });
 });
 
