@@ -5,6 +5,7 @@
  * versus an unplug, and a repeated error logged once.
  */
 import { describe, expect, it } from 'vitest';
+import { getShortestPaths } from 'xstate/graph';
 import { SimulatedClock, createActor, fromCallback, sendTo, setup, type AnyEventObject } from 'xstate';
 import { backoffCeilingMs, backoffDelayMs, backoffFloorMs, type BackoffPolicy } from '../devices/link/backoff.js';
 import { createLinkMachine, linkStateOf, type LinkEmitted, type LinkLogger } from '../devices/link/linkMachine.js';
@@ -226,6 +227,36 @@ describe('the reconnecting link machine', () => {
       ['info', null],
     ]);
     expect(t.lines.at(-1)!.obj).toMatchObject({ failedAttempts: 2, lastErrorRepeats: 1 });
+  });
+
+  it('on every path of its events, a connection runs exactly while connecting or ready, and every state is reached', () => {
+    const machine = createLinkMachine({ name: 'model', policy: POLICY, connection: fromCallback(() => () => undefined), random: () => 0 });
+    const events: AnyEventObject[] = [
+      { type: 'LINK.OPEN' },
+      { type: 'LINK.CLOSE' },
+      { type: 'LINK.OPENED' },
+      { type: 'LINK.OPEN_FAILED', message: 'ENOENT' },
+      { type: 'LINK.LOST', message: 'EIO' },
+      { type: 'xstate.after.reconnectBackoff.link.reconnecting' },
+    ];
+    const paths = getShortestPaths(machine, {
+      input: { connection: {}, open: false },
+      events: events as never,
+      serializeState: (s) => JSON.stringify([s.value, Math.min((s.context as { failures: number }).failures, 2)]),
+    });
+    const reached = new Set(paths.map((p) => linkStateOf(p.state)));
+    expect([...reached].sort()).toEqual(['connecting', 'disconnected', 'ready', 'reconnecting']);
+    for (const path of paths) {
+      const actor = createActor(machine, { clock: new SimulatedClock(), input: { connection: {}, open: false } }).start();
+      for (const step of path.steps) {
+        if (step.event.type === 'xstate.init') continue;
+        actor.send(step.event as AnyEventObject);
+        const snap = actor.getSnapshot();
+        const running = snap.children.connection !== undefined;
+        expect(running, `${JSON.stringify(snap.value)} after ${path.steps.map((s) => s.event.type).join(' → ')}`).toBe(snap.value === 'connecting' || snap.value === 'ready');
+      }
+      actor.stop();
+    }
   });
 
   it('passes commands to the connection while ready, and the connection news to its parent', () => {

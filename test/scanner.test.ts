@@ -170,6 +170,22 @@ describe('the scanner on a serial port (MockBinding)', () => {
     expect(scanner.status().counters.portLost).toBe(1);
   });
 
+  it('tells onChange listeners the plain status as it changes', async () => {
+    mock = createMockSerialFactory();
+    const { scanner } = makeScanner(mock, PATH);
+    stop = () => scanner.stop();
+    const seen: string[] = [];
+    const off = scanner.onChange((s) => seen.push(`${s.state}:${s.counters.scans}`));
+    await waitUntil('port open', () => scanner.status().state === 'ready');
+    mock.emitData(PATH, 'AB12-CD34\r');
+    await waitUntil('scan seen', () => seen.includes('ready:1'));
+    off();
+    mock.emitData(PATH, 'EF56-GH78\r');
+    await waitUntil('second scan counted', () => scanner.status().counters.scans === 2);
+    expect(seen.at(-1)).toBe('ready:1'); // unsubscribed
+    expect(seen).toContain('ready:0');
+  });
+
   it('our own stop closes the port and is never reported as a fault', async () => {
     mock = createMockSerialFactory();
     const { scanner, faults } = makeScanner(mock, PATH);
