@@ -358,7 +358,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
           id: 'link',
           src: 'boardLink',
           input: ({ context }) => ({ connection: { path: context.path, baudRate: context.baudRate } }),
-          onError: { target: 'link', reenter: true, actions: 'notePortFailure' },
+          // The link itself failed (a bug, not an unplug): start it afresh.
+          onError: { target: '#dropbox.link', reenter: true, actions: 'notePortFailure' },
         },
         initial: 'connecting',
         states: {
