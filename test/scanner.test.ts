@@ -149,6 +149,8 @@ describe('the scanner on a serial port (MockBinding)', () => {
     const { scanner, scans, faults } = makeScanner(mock, PATH, silentLogger(), clock);
     stop = () => scanner.stop();
     await waitUntil('port open', () => scanner.status().state === 'ready');
+    const states: string[] = [];
+    scanner.onChange((s) => states.push(s.state));
     mock.unplug(PATH);
     await waitUntil('port lost', () => scanner.status().state === 'reconnecting');
     expect(faults).toEqual(['fault:scanner.disconnected']);
@@ -160,6 +162,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
       expect(mock.openCount(PATH)).toBe(opensBefore); // a failed open is not an open
     }
     expect(faults).toEqual(['fault:scanner.disconnected']); // reported once per outage
+    expect(states.filter((x) => x === 'connecting')).toHaveLength(3); // each reopen attempt shows
     mock.replug(PATH);
     clock.increment(backoffCeilingMs(SCANNER_LINK_POLICY, 4));
     await waitUntil('port back', () => scanner.status().state === 'ready');

@@ -72,8 +72,10 @@ export function startScanner(opts: ScannerOptions): Scanner {
   return {
     status: () => scannerStatusView(actor.getSnapshot()),
     onChange(listener) {
-      const sub = actor.subscribe((s) => safely('scanner status', listener)(scannerStatusView(s)));
-      return () => sub.unsubscribe();
+      const tell = (): void => safely('scanner status', listener)(scannerStatusView(actor.getSnapshot()));
+      // The link's own steps (a reopen attempt) change the status too.
+      const subs = [actor.subscribe(tell), actor.getSnapshot().children.link?.subscribe(tell)];
+      return () => subs.forEach((sub) => sub?.unsubscribe());
     },
     onScan(listener) {
       const sub = actor.on('scan', (e) => safely('scan', listener)(e.scan));
