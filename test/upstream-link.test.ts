@@ -281,12 +281,15 @@ describe('the broker session', () => {
   it('takes its own clean stop for no loss: no reconnect attempt afterwards, no "disconnected" twice', async () => {
     const gate = gatedConnect();
     const link = makeLink({ connect: gate.connect });
+    const changes: boolean[] = [];
+    link.onChange((s) => changes.push(s.connected));
     const connected = nextEvent(link, 'connected');
     link.start();
     await connected;
     let disconnects = 0;
     link.on('disconnected', () => disconnects++);
     await link.stop();
+    expect(changes).toEqual([true, false]);
     const attempts = gate.clients.length;
     await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
     expect(gate.clients.length).toBe(attempts);
