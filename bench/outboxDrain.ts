@@ -17,7 +17,7 @@ import mqtt from 'mqtt';
 import { silentLogger } from '../src/log.js';
 import type { NewEvent } from '../src/upstream/events.js';
 import { OutboxStore } from '../src/upstream/outbox.js';
-import { UpstreamLink } from '../src/upstream/upstreamLink.js';
+import { Upstream } from '../src/facades/upstream.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
 
 const RSS_SAMPLE_MS = 100;
@@ -50,7 +50,7 @@ export async function benchOutboxDrain(opts: { events: number }): Promise<Record
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const rss = sampleRss();
-    const link = new UpstreamLink({ url: broker.url, prefix: 'bench', site: 'bench', kiosk: 'bench-k1', username: null, password: null, outbox, log, version: 'bench' });
+    const link = new Upstream({ url: broker.url, prefix: 'bench', site: 'bench', kiosk: 'bench-k1', username: null, password: null, outbox, log, version: 'bench' });
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     link.start();

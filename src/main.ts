@@ -9,7 +9,6 @@ import { createBoardPortLogic } from '../devices/board/boardPortActor.js';
 import { PrinterDriver } from '../devices/printer/printerDriver.js';
 import { createPrinterTransportFactory, type PrinterTransportFactory } from '../devices/printer/printerTransport.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
-import { ScannerDriver } from '../devices/scanner/scannerDriver.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
 import type { KioskConfig } from './config/schema.js';
 import { HttpServer } from './http/server.js';
@@ -38,8 +37,9 @@ import { createPrinterMachine, printerDiagnostics, requestPrint, type PrinterAct
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
-import { UpstreamLink } from './upstream/upstreamLink.js';
 import { VERSION } from './version.js';
+import { startScanner, type Scanner } from './facades/scanner.js';
+import { Upstream } from './facades/upstream.js';
 
 export interface ControllerOptions {
   log?: Logger;
@@ -65,12 +65,12 @@ export interface Controller {
   readonly config: KioskConfig;
   readonly url: string;
   readonly outbox: OutboxStore;
-  readonly upstream: UpstreamLink;
+  readonly upstream: Upstream;
   readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   readonly printer: PrinterActor | null;
   readonly tickets: TicketDesk | null;
   /** The serial scanner, when configured: `onScan` offers each code to the UI. */
-  readonly scanner: ScannerDriver | null;
+  readonly scanner: Scanner | null;
   /** The deposit flow, when the kiosk has a drop box. */
   readonly deposits: DepositDesk | null;
   /** Collection slips, when the kiosk has a drop box (issue #5). */
@@ -109,7 +109,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
   }
   outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
-  const upstream = new UpstreamLink({
+  const upstream = new Upstream({
     url: config.upstream.url,
     prefix: config.upstream.prefix,
     site: config.kiosk.site,
@@ -164,11 +164,11 @@ export async function startController(config: KioskConfig, options: ControllerOp
     ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
   }).start();
 
-  let scanner: ScannerDriver | null = null;
+  let scanner: Scanner | null = null;
   let stopScannerEvents = (): void => undefined;
   if (config.scanner) {
     const scanLog = log.child({ part: 'scanner' });
-    scanner = new ScannerDriver({
+    scanner = startScanner({
       path: config.scanner.port,
       baudRate: config.scanner.baudRate,
       lineEnding: config.scanner.lineEnding,
@@ -179,7 +179,6 @@ export async function startController(config: KioskConfig, options: ControllerOp
       ...(options.scannerBackoff ? { backoff: options.scannerBackoff } : {}),
     });
     stopScannerEvents = recordScannerEvents(scanner, (e) => outbox.append([e]), scanLog);
-    scanner.start();
   }
 
   let deposits: DepositDesk | null = null;

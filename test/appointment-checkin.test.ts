@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Scan } from '../devices/scanner/scannerDriver.js';
+import type { Scan } from '../src/facades/scanner.js';
 import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
 import { startController, type Controller, type ControllerOptions } from '../src/main.js';

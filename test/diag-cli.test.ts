@@ -108,7 +108,7 @@ describe('kiosk diag against a running controller', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Printer\s+paper_near_end\s+paper near_end/);
     expect(r.stdout).toContain('raw status bytes 16 12 12 1e');
-    expect(r.stdout).toMatch(/Drop box\s+online\s+link open\.ready/);
+    expect(r.stdout).toMatch(/Drop box\s+online\s+link ready/);
     expect(r.stdout).toContain('door closed');
     expect(r.stdout).toContain('dropCount 7');
     expect(r.stdout).toContain('$1200,FILL,35*1B');

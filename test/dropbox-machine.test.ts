@@ -342,7 +342,7 @@ describe('drop-box machine', () => {
   it('reopens a vanished port with backoff, without a restart, and carries on counting', async () => {
     await board({ type: 'DROP', dropCount: 1 });
     serial.unplug(PORT);
-    await vi.waitFor(() => expect(actor.getSnapshot().value).toMatchObject({ link: 'waiting' }));
+    await vi.waitFor(() => expect(actor.getSnapshot().value).toMatchObject({ link: 'reconnecting' }));
     // Still unplugged: the reopen fails and the backoff grows.
     clock.increment(10_000);
     await vi.waitFor(() => expect(actor.getSnapshot().context.reopenFailures).toBeGreaterThanOrEqual(2));

@@ -34,7 +34,7 @@ const modelEvents: DropboxEvent[] = [
 describe('drop-box door model', () => {
   it('every path: one collection per door closed after an authorised opening, one FORCED_DOOR per other opening', () => {
     const paths = getShortestPaths(machineWith(new MemoryEventLog()), {
-      events: [{ type: 'PORT.OPENED' }, ...modelEvents],
+      events: [{ type: 'LINK.READY', opens: 1 }, ...modelEvents],
       input,
       serializeState: (s) => JSON.stringify({ ready: s.context.portReady, door: (s.value as { door: string }).door, cmd: (s.value as { commands: string }).commands, q: Math.min(s.context.queue.length, 2), seq: Math.min(s.context.nextCmdSeq, 3), collected: Math.min(s.context.counters.collections, 2), forced: Math.min(s.context.counters.forcedOpenings, 2), unlocked: s.context.lastUnlockAt !== null }),
     });

@@ -11,7 +11,8 @@ import {
   type PrinterEmitted,
   type PrinterSnapshot,
 } from '../src/machines/printerMachine.js';
-import { RECONNECT_BASE_MS, STATUS_POLL_MS, reconnectDelayMs } from '../src/machines/printerDelays.js';
+import { PRINTER_LINK_POLICY, STATUS_POLL_MS } from '../src/machines/printerDelays.js';
+import { backoffCeilingMs, backoffFloorMs } from '../devices/link/backoff.js';
 import type { PrintResult, PrinterDevice } from '../devices/printer/printerDriver.js';
 import type { PrinterCloseInfo } from '../devices/printer/printerTransport.js';
 import { classifyStatus, noReplyStatus, type PrinterStatus } from '../devices/printer/statusProtocol.js';
@@ -244,14 +245,15 @@ describe('printer machine', () => {
     expect(refused).toMatchObject({ outcome: 'refused', reason: 'not_connected' });
 
     const connectsBefore = device.connects;
-    await vi.advanceTimersByTimeAsync(RECONNECT_BASE_MS - 1);
+    const floor1 = backoffFloorMs(PRINTER_LINK_POLICY, 1);
+    await vi.advanceTimersByTimeAsync(floor1 - 1);
     expect(device.connects).toBe(connectsBefore);
-    await vi.advanceTimersByTimeAsync(1); // attempt 1 fails
+    await vi.advanceTimersByTimeAsync(backoffCeilingMs(PRINTER_LINK_POLICY, 1) - floor1 + 1); // attempt 1 fails
     expect(device.connects).toBe(connectsBefore + 1);
-    await vi.advanceTimersByTimeAsync(reconnectDelayMs(2)); // attempt 2 fails
+    await vi.advanceTimersByTimeAsync(backoffCeilingMs(PRINTER_LINK_POLICY, 2)); // attempt 2 fails
     expect(device.connects).toBe(connectsBefore + 2);
-    expect(reconnectDelayMs(3)).toBe(4 * RECONNECT_BASE_MS);
-    await vi.advanceTimersByTimeAsync(reconnectDelayMs(3)); // attempt 3 succeeds
+    expect(backoffCeilingMs(PRINTER_LINK_POLICY, 3)).toBe(4 * PRINTER_LINK_POLICY.initialMs);
+    await vi.advanceTimersByTimeAsync(backoffCeilingMs(PRINTER_LINK_POLICY, 3)); // attempt 3 succeeds
     expect(state()).toEqual({ connected: 'online' });
     expect(emitted.at(-1)).toEqual({ type: 'recovered', code: 'printer.disconnected' });
     expect(actor.getSnapshot().context.reconnectAttempts).toBe(0);
@@ -286,15 +288,14 @@ describe('printer machine, model-based paths (xstate/graph)', () => {
   const job = Buffer.from('j');
   const okResult = (c: Cond): PrintResult => ({ outcome: 'confirmed', confirmed: true, reason: null, status: statusOf(c) });
   const events: AnyEventObject[] = [
-    { type: 'xstate.done.actor.connect' },
-    { type: 'xstate.error.actor.connect', error: new Error('refused') },
-    { type: 'xstate.after.reconnectDelay.printer.reconnecting' },
+    { type: 'LINK.READY', opens: 1 },
+    { type: 'LINK.DOWN', message: 'refused', failures: 1, lost: false },
     ...conds.map((c) => ({ type: 'xstate.done.actor.readStatus', output: statusOf(c) })),
     { type: 'xstate.done.actor.printJob', output: okResult('online') },
     { type: 'xstate.done.actor.printJob', output: okResult('out') },
     { type: 'xstate.error.actor.printJob', error: new Error('boom') },
     { type: 'PRINT', jobId: '0001', job },
-    { type: 'CONNECTION_LOST' },
+    { type: 'LINK.DOWN', message: 'ECONNRESET', failures: 1, lost: true },
     { type: 'CLOSE' },
     { type: 'xstate.done.actor.closeConnection' },
   ];

@@ -19,7 +19,7 @@ import { formatOfflineNumber, isOfflineNumber, kioskTag, nextOfflineSeq, officeD
 import { TicketDesk, toCentralAnswer, type CentralClient } from '../src/tickets/ticketDesk.js';
 import type { HeldTicket } from '../src/tickets/ticketLedger.js';
 import { waitRange } from '../src/tickets/ticketContent.js';
-import type { RequestResult } from '../src/upstream/upstreamLink.js';
+import type { RequestResult } from '../src/upstream/requestReply.js';
 import { MemoryEventLog } from './support/memoryEventLog.js';
 
 describe('offline ticket numbers', () => {

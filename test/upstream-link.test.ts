@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import type { EventEnvelope, NewEvent } from '../src/upstream/events.js';
 import { OutboxStore } from '../src/upstream/outbox.js';
-import { UpstreamLink, type UpstreamLinkOptions } from '../src/upstream/upstreamLink.js';
+import { Upstream, type UpstreamOptions } from '../src/facades/upstream.js';
+import { buildConnectOptions } from '../src/upstream/session.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto, type ReceivedMessage } from './support/mosquitto.js';
 
 const KIOSK = 'lisboa-01-k1';
@@ -38,7 +39,7 @@ afterEach(async () => {
 });
 
 /** Connections go to a dead port while the gate is closed, so a test decides when the link may reach the broker. */
-function gatedConnect(): { connect: NonNullable<UpstreamLinkOptions['connect']>; open: boolean; clients: MqttClient[] } {
+function gatedConnect(): { connect: NonNullable<UpstreamOptions['connect']>; open: boolean; clients: MqttClient[] } {
   const gate = {
     open: true,
     clients: [] as MqttClient[],
@@ -51,8 +52,8 @@ function gatedConnect(): { connect: NonNullable<UpstreamLinkOptions['connect']>;
   return gate;
 }
 
-function makeLink(extra: Partial<UpstreamLinkOptions> = {}): UpstreamLink {
-  const link = new UpstreamLink({
+function makeLink(extra: Partial<UpstreamOptions> = {}): Upstream {
+  const link = new Upstream({
     url: broker.url,
     prefix: 'siga',
     site: SITE,
@@ -75,7 +76,7 @@ async function collector(topic: string): Promise<EventCollector> {
   return c;
 }
 
-function nextEvent(link: UpstreamLink, event: 'connected' | 'disconnected'): Promise<void> {
+function nextEvent(link: Upstream, event: 'connected' | 'disconnected'): Promise<void> {
   return new Promise((resolve) => {
     const off = link.on(event, () => {
       off();
@@ -268,6 +269,48 @@ describe('the upstream link publishing events', () => {
   });
 });
 
+describe('the broker session', () => {
+  it('builds one set of connect options: client id = kiosk, persistent session, retained last will "offline", no reconnect of its own', () => {
+    const o = buildConnectOptions({ kiosk: KIOSK, username: 'k1', password: 'secret', topics: { status: STATUS } });
+    expect(o).toMatchObject({ clientId: KIOSK, clean: false, protocolVersion: 4, reconnectPeriod: 0, username: 'k1', password: 'secret', resubscribe: false });
+    expect(o.will).toMatchObject({ topic: STATUS, qos: 1, retain: true });
+    expect(o.will!.payload.toString()).toBe('{"state":"offline"}');
+    expect(buildConnectOptions({ kiosk: KIOSK, username: null, password: null, topics: { status: STATUS } })).not.toHaveProperty('username');
+  });
+
+  it('takes its own clean stop for no loss: no reconnect attempt afterwards, no "disconnected" twice', async () => {
+    const gate = gatedConnect();
+    const link = makeLink({ connect: gate.connect });
+    const changes: boolean[] = [];
+    link.onChange((s) => changes.push(s.connected));
+    const connected = nextEvent(link, 'connected');
+    link.start();
+    await connected;
+    let disconnects = 0;
+    link.on('disconnected', () => disconnects++);
+    await link.stop();
+    expect(changes).toEqual([true, false]);
+    const attempts = gate.clients.length;
+    await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
+    expect(gate.clients.length).toBe(attempts);
+    expect(disconnects).toBe(1);
+    expect(link.status()).toMatchObject({ connected: false, reconnects: 0 });
+  });
+
+  it('stops retrying at once when stopped while the broker is away', async () => {
+    await broker.stop();
+    const gate = gatedConnect();
+    const link = makeLink({ connect: gate.connect });
+    link.start();
+    await until(() => gate.clients.length >= 2, 'two connection attempts');
+    await link.stop();
+    const attempts = gate.clients.length;
+    await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
+    expect(gate.clients.length).toBe(attempts);
+    expect(gate.clients.every((c) => !c.connected)).toBe(true);
+  });
+});
+
 describe('the upstream link asking central', () => {
   /** A central that answers each request type its own way. */
   async function fakeCentral(): Promise<{ requests: unknown[] }> {
@@ -305,7 +348,7 @@ describe('the upstream link asking central', () => {
     return { requests };
   }
 
-  async function connectedLink(): Promise<UpstreamLink> {
+  async function connectedLink(): Promise<Upstream> {
     const link = makeLink();
     const connected = nextEvent(link, 'connected');
     link.start();

@@ -14,7 +14,7 @@ import type { printerDiagnostics } from '../machines/printerMachine.js';
 import type { PaperForecastView } from '../printer/paperWatch.js';
 import type { EventType, NewEvent } from '../upstream/events.js';
 import type { OutboxStore } from '../upstream/outbox.js';
-import type { UpstreamStatus } from '../upstream/upstreamLink.js';
+import type { UpstreamStatus } from '../facades/upstream.js';
 import { DiagAuth, LOCKOUT_AFTER_FAILURES, clearedSessionCookie, sessionCookie, tokenFromHeaders, type DiagSession } from './diagAuth.js';
 import { jsonError, type HttpReply, type HttpRequest, type HttpServer } from './server.js';
 import { withTimeout } from '../withTimeout.js';

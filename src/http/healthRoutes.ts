@@ -5,11 +5,11 @@ import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachi
 import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
 import type { TicketDesk } from '../tickets/ticketDesk.js';
 import type { OutboxStore } from '../upstream/outbox.js';
-import type { UpstreamLink } from '../upstream/upstreamLink.js';
+import type { Upstream } from '../facades/upstream.js';
 import type { HttpServer } from './server.js';
 
 export interface HealthSources {
-  upstream: UpstreamLink;
+  upstream: Upstream;
   outbox: OutboxStore;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   /** Absent or null: the kiosk has no printer configured. */

@@ -16,7 +16,7 @@
  * GET /api/deposits/current → {state: idle|printing|awaiting_drop|received|voided, receipt, secondsLeft, box, reason}
  * DELETE /api/deposits/current → 200 {state: 'voided', receipt, reason: 'cancelled'} | 404 no_deposit | 409 busy (printing)
  */
-import type { ScannerDriver } from '../../devices/scanner/scannerDriver.js';
+import type { Scanner } from '../facades/scanner.js';
 import type { DepositDesk } from '../dropbox/depositDesk.js';
 import type { TicketOutcome } from '../machines/ticketMachine.js';
 import { isAppointmentCode, normalizeAppointmentCode } from '../tickets/appointments.js';
@@ -26,7 +26,7 @@ import { BUSY_RETRY_AFTER_S, deskRefusalReply } from './ticketRoutes.js';
 
 export interface KioskRouteDeps {
   tickets: TicketDesk | null;
-  scanner: ScannerDriver | null;
+  scanner: Scanner | null;
   deposits: DepositDesk | null;
 }
 

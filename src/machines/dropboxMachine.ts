@@ -1,8 +1,8 @@
 /**
  * The drop box (CONTRACT §3) as one XState v5 machine with parallel regions:
  *
- *  - link      the serial port: open → ready, or waiting to reopen with backoff when it
- *              vanishes (an unplug is a state here, not an exception)
+ *  - link      the serial port, a reconnecting link (devices/link/): connecting → ready,
+ *              reconnecting with backoff when it vanishes (an unplug is a state, not an exception)
  *  - presence  online / offline from frame silence (3 s), with fault and recovery events
  *  - frames    every valid frame: seq gaps, counts (via the ledger), fill, tamper, key
  *  - door      closed / opened by us (collection) / forced
@@ -11,8 +11,9 @@
  * Context holds plain data only; the port lives in the `boardPort` actor and durable
  * counts in the DropboxLedger, both handed in by the composition root.
  */
-import { and, assign, emit, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { and, assign, emit, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../devices/board/boardPortActor.js';
+import { createLinkMachine, type LinkConnectionEvent, type LinkReportEvent } from '../../devices/link/linkMachine.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
 import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
 import type { Logger } from '../log.js';
@@ -21,10 +22,10 @@ import type { NewEvent } from '../upstream/events.js';
 import {
   BOARD_COMMAND_ACK_MS,
   BOARD_COMMAND_MAX_ATTEMPTS,
+  BOARD_LINK_POLICY,
   BOARD_RESET_RETRY_MS,
   BOARD_SILENCE_MS,
   DOOR_UNLOCK_AUTHORISES_MS,
-  boardReopenDelay,
 } from './delays.js';
 import { fillLevel, type DropboxLedger } from './dropboxLedger.js';
 import type { CallbackActorLogic } from 'xstate';
@@ -35,7 +36,7 @@ export type DropboxRequest =
   | { type: 'DROPBOX.LED'; mode: 'OFF' | 'ON' | 'BLINK' }
   | { type: 'DROPBOX.STATUS' };
 
-export type DropboxEvent = BoardPortEvent | DropboxRequest;
+export type DropboxEvent = Exclude<BoardPortEvent, LinkConnectionEvent> | LinkReportEvent | DropboxRequest;
 
 /** Things the machine tells observers about (the UI's slot light, deposits linked to receipts). */
 export type DropboxEmitted =
@@ -115,6 +116,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
   const malformedLog = new RateLimitedLog(log, 10_000, deps.now);
   const box = ledger.box;
   const record = (events: NewEvent[]) => ledger.record(events);
+  const boardLink = createLinkMachine<BoardPortInput>({ name: 'drop-box port', policy: BOARD_LINK_POLICY, connection: deps.boardPort, log, logFields: (i) => ({ box, path: i.path }) });
 
   return setup({
     types: {
@@ -123,10 +125,9 @@ export function createDropboxMachine(deps: DropboxDeps) {
       input: {} as DropboxInput,
       emitted: {} as DropboxEmitted,
     },
-    actors: { boardPort: deps.boardPort },
+    actors: { boardLink },
     delays: {
       boardSilence: BOARD_SILENCE_MS,
-      reopenBackoff: ({ context }) => boardReopenDelay(context.reopenFailures),
       commandAck: BOARD_COMMAND_ACK_MS,
       resetRetry: BOARD_RESET_RETRY_MS,
     },
@@ -273,10 +274,11 @@ export function createDropboxMachine(deps: DropboxDeps) {
           counters: { ...context.counters, commandsSent: context.counters.commandsSent + 1 },
         };
       }),
-      writeInFlight: ({ context, self }) => {
-        const port = self.getSnapshot().children.port as ActorRefFrom<DropboxDeps['boardPort']> | undefined;
-        if (context.inFlight) port?.send({ type: 'PORT.SEND', seq: context.inFlight.seq, command: context.inFlight.command });
-      },
+      writeInFlight: enqueueActions(({ context, enqueue }) => {
+        if (!context.inFlight) return;
+        const command: BoardPortCommand = { type: 'PORT.SEND', seq: context.inFlight.seq, command: context.inFlight.command };
+        enqueue.sendTo('link', { type: 'LINK.SEND', command });
+      }),
       confirmResetIfAcked: ({ context }) => {
         if (context.inFlight?.command.type !== 'RESET') return;
         try {
@@ -306,13 +308,10 @@ export function createDropboxMachine(deps: DropboxDeps) {
         // Resent with a fresh seq after the port is back; ACKs to the old one are ignored.
         return { queue: [context.inFlight.command, ...context.queue], inFlight: null };
       }),
-      notePortOpened: assign(({ context }) => {
-        log.info({ box, path: context.path }, 'drop-box port open');
-        return { reopenFailures: 0, lastPortError: null, portReady: true };
-      }),
+      // The link logs its own failures (a repeated one once) and its return.
+      notePortOpened: assign({ reopenFailures: 0, lastPortError: null, portReady: true }),
       notePortFailure: assign(({ context, event }) => {
-        const message = event.type === 'PORT.OPEN_FAILED' || event.type === 'PORT.CLOSED' ? event.message : 'port actor failed';
-        if (context.reopenFailures === 0) log.warn({ box, path: context.path, message }, 'drop-box port unavailable; reopening with backoff');
+        const message = event.type === 'LINK.DOWN' ? event.message : 'port link failed';
         return { portReady: false, reopenFailures: context.reopenFailures + 1, lastPortError: message, counters: { ...context.counters, reopens: context.counters.reopens + 1 } };
       }),
     },
@@ -355,30 +354,22 @@ export function createDropboxMachine(deps: DropboxDeps) {
     }),
     states: {
       link: {
-        initial: 'open',
+        invoke: {
+          id: 'link',
+          src: 'boardLink',
+          input: ({ context }) => ({ connection: { path: context.path, baudRate: context.baudRate } }),
+          // The link itself failed (a bug, not an unplug): start it afresh.
+          onError: { target: '#dropbox.link', reenter: true, actions: 'notePortFailure' },
+        },
+        initial: 'connecting',
         states: {
-          open: {
-            invoke: {
-              id: 'port',
-              src: 'boardPort',
-              input: ({ context }) => ({ path: context.path, baudRate: context.baudRate }),
-              onError: { target: 'waiting', actions: 'notePortFailure' },
-            },
-            initial: 'opening',
-            states: {
-              opening: {
-                on: { 'PORT.OPENED': { target: 'ready', actions: ['notePortOpened', 'queueStatus', 'queueResetIfDue'] } },
-              },
-              ready: {},
-            },
-            on: {
-              'PORT.OPEN_FAILED': { target: 'waiting', actions: 'notePortFailure' },
-              'PORT.CLOSED': { target: 'waiting', actions: 'notePortFailure' },
-            },
-          },
-          waiting: {
-            after: { reopenBackoff: { target: 'open' } },
-          },
+          connecting: {},
+          ready: {},
+          reconnecting: {},
+        },
+        on: {
+          'LINK.READY': { target: '.ready', actions: ['notePortOpened', 'queueStatus', 'queueResetIfDue'] },
+          'LINK.DOWN': { target: '.reconnecting', actions: 'notePortFailure' },
         },
       },
       presence: {
@@ -464,7 +455,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
                 { guard: and(['isNakOfInFlight', 'attemptsLeft']), target: 'awaitingAck', reenter: true, actions: 'countNak' },
                 { guard: 'isNakOfInFlight', target: 'idle', actions: ['countNak', 'giveUpCommand'] },
               ],
-              'PORT.CLOSED': { target: 'idle', actions: 'requeueInFlight' },
+              'LINK.DOWN': { target: 'idle', actions: 'requeueInFlight' },
             },
           },
         },
@@ -479,8 +470,8 @@ export type DropboxSnapshot = SnapshotFrom<DropboxMachine>;
 /** The public face of the machine for /api/health and diagnostics. */
 export function dropboxStatusView(snapshot: DropboxSnapshot, ledger: DropboxLedger) {
   const c = snapshot.context;
-  const v = snapshot.value as { link: unknown; presence: string; door: string; commands: string };
-  const linkState = typeof v.link === 'string' ? v.link : `open.${Object.values(v.link as Record<string, string>)[0]}`;
+  const v = snapshot.value as { link: string; presence: string; door: string; commands: string };
+  const linkState = v.link;
   const malformedTotal = Object.values(c.counters.malformed).reduce((a, b) => a + b, 0);
   return {
     state: v.presence === 'online' ? 'online' : v.presence === 'offline' ? 'offline' : 'starting',

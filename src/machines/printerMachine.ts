@@ -3,9 +3,11 @@
  * with backoff), polls status while idle, prints one job at a time and answers every
  * PRINT with exactly one `printResult` emitted event carrying the same job id.
  *
- * I/O happens only in the named actors (`connect`, `watchConnection`, `readStatus`,
- * `printJob`, `closeConnection`); `createPrinterMachine(device)` binds them to a
- * PrinterDevice (the real PrinterDriver, or a fake in tests). Context holds data only.
+ * I/O happens only in the named actors (`link`, `readStatus`, `printJob`,
+ * `closeConnection`); `createPrinterMachine(device)` binds them to a PrinterDevice (the
+ * real PrinterDriver, or a fake in tests). Context holds data only. The connection is
+ * the shared reconnecting link (devices/link/): it connects, retries with backoff and
+ * reports LINK.READY / LINK.DOWN; this machine mirrors it (connecting, reconnecting).
  *
  * Emitted events, for the controller to turn into upstream events:
  * - `paper {state}`            → `printer.paper`
@@ -13,7 +15,7 @@
  * - `recovered {code}`         → `device.recovered {device: 'printer'}`
  * - `printResult {...}`        → the answer to one PRINT.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import {
   classifyStatus,
   jobIdFromNumber,
@@ -22,7 +24,9 @@ import {
   type PrinterStatus,
 } from '../../devices/printer/statusProtocol.js';
 import type { PrintOutcome, PrintResult, PrinterDevice } from '../../devices/printer/printerDriver.js';
-import { STATUS_POLL_MS, reconnectDelayMs } from './printerDelays.js';
+import { createPrinterConnectionLogic } from '../../devices/printer/printerConnection.js';
+import { createLinkMachine, type LinkReportEvent } from '../../devices/link/linkMachine.js';
+import { PRINTER_LINK_POLICY, STATUS_POLL_MS } from './printerDelays.js';
 
 export type PaperState = 'ok' | 'near_end' | 'out';
 
@@ -74,7 +78,8 @@ export type PrinterEvent =
   | { type: 'PRINT'; jobId: string; job: Buffer; cuts?: number; isTicket?: boolean }
   /** A ticket is coming: read the status now, so the print need not read it again. */
   | { type: 'PREPARE' }
-  | { type: 'CONNECTION_LOST'; error?: string }
+  /** From the link: connected, or an attempt failed / the connection was lost. */
+  | LinkReportEvent
   /** A technician changed the roll (a paper out → ok recovery counts as one too). */
   | { type: 'ROLL_CHANGED' }
   /** Shut down: close the connection and stay disconnected. */
@@ -143,6 +148,11 @@ const initialCounters = (): PrinterCounters => ({
   connectionsLost: 0,
 });
 
+/** The printer's reconnecting link over a connection actor (the device's, or a stand-in). */
+function printerLink(connection: ReturnType<typeof createPrinterConnectionLogic>) {
+  return createLinkMachine<undefined>({ name: 'printer', policy: PRINTER_LINK_POLICY, connection });
+}
+
 export const printerMachine = setup({
   types: {
     context: {} as PrinterContext,
@@ -151,10 +161,7 @@ export const printerMachine = setup({
     emitted: {} as PrinterEmitted,
   },
   actors: {
-    connect: fromPromise<void>(async () => {
-      throw new Error('printer machine: no device provided (use createPrinterMachine)');
-    }),
-    watchConnection: fromCallback<PrinterEvent>(() => () => undefined),
+    link: printerLink(fromCallback(() => () => undefined)),
     readStatus: fromPromise<PrinterStatus, { forNextPrint: boolean }>(async () => noReplyStatus()),
     printJob: fromPromise<PrintResult, { jobId: string; job: Buffer }>(async () => {
       throw new Error('printer machine: no device provided (use createPrinterMachine)');
@@ -163,7 +170,6 @@ export const printerMachine = setup({
   },
   delays: {
     statusPoll: STATUS_POLL_MS,
-    reconnectDelay: ({ context }) => reconnectDelayMs(context.reconnectAttempts),
   },
   guards: {
     queueReady: ({ context }) =>
@@ -223,12 +229,12 @@ export const printerMachine = setup({
         inFlight: null,
         condition: 'disconnected',
         fault: code,
-        lastError: event.type === 'CONNECTION_LOST' ? (event.error ?? 'connection closed') : context.lastError,
+        lastError: event.type === 'LINK.DOWN' ? event.message : context.lastError,
         counters: {
           ...context.counters,
           jobsUnconfirmed,
           jobsRefused,
-          connectionsLost: context.counters.connectionsLost + (event.type === 'CONNECTION_LOST' ? 1 : 0),
+          connectionsLost: context.counters.connectionsLost + (event.type === 'LINK.DOWN' ? 1 : 0),
         },
       });
     }),
@@ -238,14 +244,14 @@ export const printerMachine = setup({
         if (context.fault) enqueue.emit({ type: 'recovered', code: context.fault });
         enqueue.emit({ type: 'fault', code, detail: FAULT_DETAIL[code]! });
       }
-      const error = (event as { error?: unknown }).error;
       enqueue.assign({
         condition: 'disconnected',
         fault: code,
-        lastError: error instanceof Error ? error.message : String(error ?? 'connect failed'),
+        lastError: event.type === 'LINK.DOWN' ? event.message : 'connect failed',
       });
     }),
-    countReconnectAttempt: assign({ reconnectAttempts: ({ context }) => context.reconnectAttempts + 1 }),
+    countReconnectAttempt: assign({ reconnectAttempts: ({ context, event }) => (event.type === 'LINK.DOWN' ? event.failures : context.reconnectAttempts + 1) }),
+    closeLink: sendTo('link', { type: 'LINK.CLOSE' }),
     connected: assign({ reconnectAttempts: 0, lastError: null }),
     /** Takes in a status (from a read or a print result) and reports paper and fault changes. */
     applyStatus: enqueueActions(({ context, enqueue }, params: { status: PrinterStatus }) => {
@@ -327,30 +333,31 @@ export const printerMachine = setup({
     lastPrint: null,
     lastError: null,
   }),
+  invoke: { id: 'link', src: 'link', input: { connection: undefined } },
   initial: 'connecting',
   on: {
-    CLOSE: { target: '.closing', actions: { type: 'dropConnection', params: { reportFault: false } } },
+    CLOSE: { target: '.closing', actions: [{ type: 'dropConnection', params: { reportFault: false } }, 'closeLink'] },
     ROLL_CHANGED: { actions: 'rollChanged' },
   },
   states: {
     connecting: {
-      invoke: {
-        id: 'connect',
-        src: 'connect',
-        onDone: { target: 'connected', actions: 'connected' },
-        onError: { target: 'reconnecting', actions: 'connectFailed' },
+      on: {
+        'LINK.READY': { target: 'connected', actions: 'connected' },
+        'LINK.DOWN': { target: 'reconnecting', actions: ['connectFailed', 'countReconnectAttempt'] },
+        PRINT: { actions: 'refuseNow' },
       },
-      on: { PRINT: { actions: 'refuseNow' } },
     },
+    /** The link waits its backoff and tries again; each failure comes as LINK.DOWN. */
     reconnecting: {
-      entry: 'countReconnectAttempt',
-      after: { reconnectDelay: { target: 'connecting' } },
-      on: { PRINT: { actions: 'refuseNow' } },
+      on: {
+        'LINK.READY': { target: 'connected', actions: 'connected' },
+        'LINK.DOWN': { actions: ['connectFailed', 'countReconnectAttempt'] },
+        PRINT: { actions: 'refuseNow' },
+      },
     },
     connected: {
-      invoke: { id: 'watchConnection', src: 'watchConnection' },
       on: {
-        CONNECTION_LOST: { target: 'reconnecting', actions: { type: 'dropConnection', params: { reportFault: true } } },
+        'LINK.DOWN': { target: 'reconnecting', actions: [{ type: 'dropConnection', params: { reportFault: true } }, 'countReconnectAttempt'] },
       },
       initial: 'checking',
       states: {
@@ -455,12 +462,7 @@ export type PrinterSnapshot = SnapshotFrom<PrinterMachine>;
 export function createPrinterMachine(device: PrinterDevice): PrinterMachine {
   return printerMachine.provide({
     actors: {
-      connect: fromPromise<void>(() => device.connect()),
-      watchConnection: fromCallback<PrinterEvent>(({ sendBack }) =>
-        device.onDisconnect((info) => {
-          if (!info.byUs) sendBack({ type: 'CONNECTION_LOST', error: info.error?.message ?? 'connection closed by the printer' });
-        }),
-      ),
+      link: printerLink(createPrinterConnectionLogic(device)),
       readStatus: fromPromise<PrinterStatus, { forNextPrint: boolean }>(({ input }) => device.readStatus(input)),
       printJob: fromPromise<PrintResult, { jobId: string; job: Buffer }>(({ input }) =>
         device.print(input.job, Buffer.from(input.jobId, 'ascii')),

@@ -16,7 +16,7 @@ import type { TicketLocale } from '../../devices/printer/ticketTexts.js';
 import { mask } from '../log.js';
 import { dateTimeFormat } from '../timeFormat.js';
 import type { ServiceConfig } from '../config/schema.js';
-import type { RequestResult } from '../upstream/upstreamLink.js';
+import type { RequestResult } from '../upstream/requestReply.js';
 import { ticketContent, type TicketContentSettings } from './ticketContent.js';
 import type { HeldTicket } from './ticketLedger.js';
 

@@ -4,13 +4,13 @@
  * with `device: 'scanner'`. Codes of the wrong shape are recorded at most once per
  * INVALID_SCAN_EVENT_INTERVAL_MS: a scanner stuck reading noise must not fill the outbox.
  */
-import type { ScannerDriver } from '../../devices/scanner/scannerDriver.js';
+import type { Scanner } from '../facades/scanner.js';
 import type { Logger } from '../log.js';
 import type { NewEvent } from '../upstream/events.js';
 
 export const INVALID_SCAN_EVENT_INTERVAL_MS = 10_000;
 
-export function recordScannerEvents(scanner: ScannerDriver, record: (e: NewEvent) => void, log: Logger, now: () => number = Date.now): () => void {
+export function recordScannerEvents(scanner: Pick<Scanner, 'onScan' | 'onFault'>, record: (e: NewEvent) => void, log: Logger, now: () => number = Date.now): () => void {
   let lastInvalidAt = -Infinity;
   const safe = (e: NewEvent): void => {
     try {

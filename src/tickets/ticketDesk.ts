@@ -31,7 +31,7 @@ import {
   type TicketResultEvent,
 } from '../machines/ticketMachine.js';
 import type { NewEvent, StateLog } from '../upstream/events.js';
-import type { QueueState, RequestResult } from '../upstream/upstreamLink.js';
+import type { QueueState, RequestResult } from '../upstream/requestReply.js';
 import {
   APPOINTMENT_COUNTER_KEY,
   APPOINTMENT_OFFLINE_PREFIX,
@@ -52,7 +52,7 @@ export const PRINT_RESULT_TIMEOUT_MS = 60_000;
 /** Zone used for printed times and the offline day when no `hours` are configured. */
 export const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
 
-/** What the desk needs of the upstream link (UpstreamLink is the real one). */
+/** What the desk needs of the upstream link (the Upstream façade is the real one). */
 export interface CentralClient {
   request<T>(type: string, data: unknown, timeoutMs: number): Promise<RequestResult<T>>;
   queues(): QueueState | null;

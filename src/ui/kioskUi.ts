@@ -31,7 +31,7 @@ import {
   type UiTimings,
 } from '../machines/kioskUiMachine.js';
 import { canIssueTicket, describeWeek, isOpen, nextOpening } from '../tickets/hours.js';
-import type { QueueState, UpstreamLink } from '../upstream/upstreamLink.js';
+import type { QueueState, Upstream } from '../facades/upstream.js';
 
 /** Opening hours change with the clock, not with an event: the status is re-read this often. */
 export const UI_STATUS_REFRESH_MS = 5_000;
@@ -295,7 +295,7 @@ function formatBoth(when: Date, timeZone: string, now: Date): Localized {
 export function kioskUiSources(devices: {
   printer: PrinterActor | null;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
-  upstream: Pick<UpstreamLink, 'isConnected' | 'on' | 'queues' | 'onQueues'>;
+  upstream: Pick<Upstream, 'isConnected' | 'on' | 'queues' | 'onQueues'>;
 }): KioskUiSources {
   const { printer, dropbox, upstream } = devices;
   return {

@@ -3,7 +3,7 @@
  * and the `kiosk diag` command show, without devices.
  */
 import type { DropboxDiagnosticsView, PrinterDiagnosticsView } from '../../src/http/diagRoutes.js';
-import type { UpstreamStatus } from '../../src/upstream/upstreamLink.js';
+import type { UpstreamStatus } from '../../src/facades/upstream.js';
 
 export function printerView(): PrinterDiagnosticsView {
   return {
@@ -26,7 +26,7 @@ export function printerView(): PrinterDiagnosticsView {
 export function dropboxView(): DropboxDiagnosticsView {
   return {
     state: 'online',
-    port: { path: '/dev/ttyACM0', link: 'open.ready', lastError: null },
+    port: { path: '/dev/ttyACM0', link: 'ready', lastError: null },
     board: { id: 'box-1', firmware: '1.4.2' },
     door: 'closed',
     fillPercent: 35,

@@ -302,7 +302,7 @@ function renderBoard(d) {
   const online = d.state === 'online';
   fillList('board-state', [
     ['link', online ? 'online' : d.state, online ? 'good' : 'bad'],
-    ['port', `${d.port.path} (${d.port.link})`, d.port.link === 'open.ready' ? '' : 'bad'],
+    ['port', `${d.port.path} (${d.port.link})`, d.port.link === 'ready' ? '' : 'bad'],
     ['port error', d.port.lastError || '—', d.port.lastError ? 'bad' : ''],
     ['board', d.board.id ? `${d.board.id}, firmware ${d.board.firmware}` : 'not introduced yet'],
     ['last frame', d.lastFrameAt ? `${timeOf(d.lastFrameAt)} (${ageOf(d.lastFrameAt)})` : 'none', online ? '' : 'bad'],

@@ -1,17 +1,21 @@
 /**
- * The serial barcode/QR scanner: its line protocol (pure), and the driver over the two
- * serial seams — MockBinding and a real socat PTY with the simulated scanner — including
- * garbage on the wire and the cable pulled and plugged back.
+ * The serial barcode/QR scanner: its line protocol (pure), and the scanner machine behind
+ * its façade over the two serial seams — MockBinding (bytes pushed, XState's simulated
+ * clock for the reopen backoff) and a real socat PTY with the simulated scanner —
+ * including garbage on the wire and the cable pulled and plugged back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { SCAN_MAX_LINE_BYTES, SCAN_PARTIAL_LINE_MS, ScanLineFramer, encodeScan } from '../devices/scanner/protocol.js';
-import { ScannerDriver, type Scan } from '../devices/scanner/scannerDriver.js';
+import { backoffCeilingMs } from '../devices/link/backoff.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
+import { startScanner, type Scan, type Scanner } from '../src/facades/scanner.js';
 import { createLogger, silentLogger } from '../src/log.js';
+import { SCANNER_LINK_POLICY } from '../src/machines/scannerMachine.js';
 import { codeHint, isAppointmentCode, normalizeAppointmentCode } from '../src/tickets/appointments.js';
 import { startPtyScanner, type PtyScanner } from '../sim/scanner/scannerSimulator.js';
 import { createMockSerialFactory, type MockSerialFactory } from '../sim/serial/mockTransport.js';
@@ -80,15 +84,16 @@ function captureLog() {
   return { log: createLogger({ level: 'debug', destination: sink }), text: () => chunks.join('') };
 }
 
-function makeScanner(openSerial: SerialTransportFactory, path: string, log = silentLogger()) {
-  const scanner = new ScannerDriver({
+/** The scanner with the real link machine; on a simulated clock when one is given. */
+function makeScanner(openSerial: SerialTransportFactory, path: string, log = silentLogger(), clock?: SimulatedClock) {
+  const scanner = startScanner({
     path,
     baudRate: 9600,
     openSerial,
     validate: (c) => isAppointmentCode(normalizeAppointmentCode(c)),
     mask: codeHint,
     log,
-    backoff: FAST_BACKOFF,
+    ...(clock ? { clock, now: () => clock.now() } : { backoff: FAST_BACKOFF }),
   });
   const scans: Scan[] = [];
   const faults: string[] = [];
@@ -110,7 +115,6 @@ describe('the scanner on a serial port (MockBinding)', () => {
     const logs = captureLog();
     const { scanner, scans } = makeScanner(mock, PATH, logs.log);
     stop = () => scanner.stop();
-    scanner.start();
     await waitUntil('port open', () => scanner.status().state === 'ready');
     mock.emitData(PATH, 'AB12-CD34\r');
     mock.emitData(PATH, 'AB12-CD34\r'); // the same card held under the beam again
@@ -130,7 +134,6 @@ describe('the scanner on a serial port (MockBinding)', () => {
     mock = createMockSerialFactory();
     const { scanner, scans } = makeScanner(mock, PATH);
     stop = () => scanner.stop();
-    scanner.start();
     await waitUntil('port open', () => scanner.status().state === 'ready');
     mock.emitData(PATH, Buffer.from('\x00\x01\xfe\xff\r', 'latin1'));
     mock.emitData(PATH, `${'9'.repeat(SCAN_MAX_LINE_BYTES * 3)}\r`);
@@ -142,16 +145,26 @@ describe('the scanner on a serial port (MockBinding)', () => {
 
   it('reports the cable pulled as a fault, reopens with backoff, reports the recovery and reads again', async () => {
     mock = createMockSerialFactory();
-    const { scanner, scans, faults } = makeScanner(mock, PATH);
+    const clock = new SimulatedClock();
+    const { scanner, scans, faults } = makeScanner(mock, PATH, silentLogger(), clock);
     stop = () => scanner.stop();
-    scanner.start();
     await waitUntil('port open', () => scanner.status().state === 'ready');
+    const states: string[] = [];
+    scanner.onChange((s) => states.push(s.state));
     mock.unplug(PATH);
-    await waitUntil('port lost', () => scanner.status().state === 'waiting');
+    await waitUntil('port lost', () => scanner.status().state === 'reconnecting');
     expect(faults).toEqual(['fault:scanner.disconnected']);
-    await new Promise((r) => setTimeout(r, FAST_BACKOFF.maxMs * 2)); // several failed reopens
+    // Several failed reopens, each after its backoff on the simulated clock.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const opensBefore = mock.openCount(PATH);
+      clock.increment(backoffCeilingMs(SCANNER_LINK_POLICY, attempt));
+      await waitUntil(`reopen ${attempt} failed`, () => scanner.status().state === 'reconnecting' && scanner.status().lastError !== null);
+      expect(mock.openCount(PATH)).toBe(opensBefore); // a failed open is not an open
+    }
     expect(faults).toEqual(['fault:scanner.disconnected']); // reported once per outage
+    expect(states.filter((x) => x === 'connecting')).toHaveLength(3); // each reopen attempt shows
     mock.replug(PATH);
+    clock.increment(backoffCeilingMs(SCANNER_LINK_POLICY, 4));
     await waitUntil('port back', () => scanner.status().state === 'ready');
     expect(faults).toEqual(['fault:scanner.disconnected', 'recovered:scanner.disconnected']);
     mock.emitData(PATH, 'AB12-CD34\r');
@@ -160,12 +173,40 @@ describe('the scanner on a serial port (MockBinding)', () => {
     expect(scanner.status().counters.portLost).toBe(1);
   });
 
+  it('tells onChange listeners the plain status as it changes', async () => {
+    mock = createMockSerialFactory();
+    const { scanner } = makeScanner(mock, PATH);
+    stop = () => scanner.stop();
+    const seen: string[] = [];
+    const off = scanner.onChange((s) => seen.push(`${s.state}:${s.counters.scans}`));
+    await waitUntil('port open', () => scanner.status().state === 'ready');
+    mock.emitData(PATH, 'AB12-CD34\r');
+    await waitUntil('scan seen', () => seen.includes('ready:1'));
+    off();
+    mock.emitData(PATH, 'EF56-GH78\r');
+    await waitUntil('second scan counted', () => scanner.status().counters.scans === 2);
+    expect(seen.at(-1)).toBe('ready:1'); // unsubscribed
+    expect(seen).toContain('ready:0');
+  });
+
+  it('our own stop closes the port and is never reported as a fault', async () => {
+    mock = createMockSerialFactory();
+    const { scanner, faults } = makeScanner(mock, PATH);
+    await waitUntil('port open', () => scanner.status().state === 'ready');
+    expect(mock.isOpen(PATH)).toBe(true);
+    await scanner.stop();
+    expect(mock.isOpen(PATH)).toBe(false);
+    expect(scanner.status().state).toBe('disconnected');
+    await new Promise((r) => setTimeout(r, FAST_BACKOFF.maxMs * 2));
+    expect(faults).toEqual([]);
+    expect(mock.openCount(PATH)).toBe(1);
+  });
+
   it('starts without its scanner plugged in and picks it up when it is', async () => {
     mock = createMockSerialFactory({ ports: [] });
     const { scanner, faults } = makeScanner(mock, PATH);
     stop = () => scanner.stop();
-    scanner.start();
-    await waitUntil('first open failed', () => scanner.status().state === 'waiting');
+    await waitUntil('first open failed', () => scanner.status().state === 'reconnecting');
     expect(scanner.status().lastError).toMatch(/not found/);
     mock.addPort(PATH);
     await waitUntil('port open', () => scanner.status().state === 'ready');
@@ -176,7 +217,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
 describe('the scanner on a real pseudo-terminal with the simulated scanner', () => {
   let dir: string;
   let sim: PtyScanner | null = null;
-  let scanner: ScannerDriver | null = null;
+  let scanner: Scanner | null = null;
   afterEach(async () => {
     await scanner?.stop();
     await sim?.stop();
@@ -190,7 +231,6 @@ describe('the scanner on a real pseudo-terminal with the simulated scanner', () 
     sim = await startPtyScanner(dir);
     const made = makeScanner(openSerialPort, sim.controllerPath);
     scanner = made.scanner;
-    scanner.start();
     await waitUntil('port open', () => made.scanner.status().state === 'ready');
     await sim.scan('SIM-ON-TIME');
     await sim.sendRaw('AB12-CD34\r\n');
