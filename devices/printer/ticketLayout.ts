@@ -14,9 +14,12 @@
 import { BreakLine, CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
 import { dateTimeFormat } from '../../src/timeFormat.js';
 import { toPc860Text } from './pc860.js';
+import { qrModules } from './qrSymbol.js';
 import { DEFAULT_CONTACT_LINE, TICKET_TEXTS, type TicketKind, type TicketLocale } from './ticketTexts.js';
+import { DEFAULT_COLUMNS, type PrinterFamily } from './models/profile.js';
 
-export type PrinterModel = 'epson' | 'star';
+/** The command set a job is written in (ESC/POS or Star Line Mode): the config's `printer.type`. */
+export type PrinterModel = PrinterFamily;
 
 export interface TicketContent {
   number: string;
@@ -34,15 +37,21 @@ export interface TicketContent {
   likelyNotServedBeforeClosing: boolean;
   offline: boolean;
   kind: TicketKind;
+  /** A priority ticket says so in words (CONTRACT §4). */
+  priority?: boolean;
   extraLines?: string[];
 }
 
 export interface LayoutOptions {
   type: PrinterModel;
+  /** Font A characters per line (`printer.columns`: 32, 42 or 48); default 48. */
+  columns?: number;
 }
 
-/** Characters per line in font A on 80 mm paper (TM-T20III, TSP100/TSP650). */
-export const LINE_WIDTH = 48;
+/** Characters per line in font A on 80 mm paper with a 576-dot head (TM-T20III, TSP100/TSP650). */
+export const LINE_WIDTH = DEFAULT_COLUMNS;
+/** Font A is 12 dots wide on every supported model: the printable width is columns × 12. */
+export const FONT_A_WIDTH_DOTS = 12;
 export const TICKET_NUMBER_SIZE = { width: 4, height: 4 } as const;
 export const SERVICE_NAME_SIZE = { width: 2, height: 2 } as const;
 export const QR_CELL_SIZE = 6;
@@ -112,6 +121,18 @@ export function formatIssuedAt(at: Date, timeZone: string): string {
   return `${get('day')}/${get('month')}/${get('year')} ${get('hour')}:${get('minute')}`;
 }
 
+/**
+ * The QR cell size (dots per module) for a payload on a line of `columns`: the largest up
+ * to QR_CELL_SIZE whose symbol and quiet zone fit the printable width.
+ */
+export function qrCellSizeFor(payloadBytes: number, columns: number): number {
+  const widthDots = columns * FONT_A_WIDTH_DOTS;
+  const modules = qrModules(payloadBytes, 'M') + QR_QUIET_ZONE_MODULES * 2;
+  return Math.max(1, Math.min(QR_CELL_SIZE, Math.floor(widthDots / modules)));
+}
+
+/** Quiet zone the layout keeps on each side of a QR code, in modules. */
+export const QR_QUIET_ZONE_MODULES = 2;
 /** Word-wraps to `width` columns (long words are split). */
 export function foldText(text: string, width: number): string[] {
   const cols = Math.max(1, Math.floor(width));
@@ -143,13 +164,18 @@ export function foldText(text: string, width: number): string[] {
 /** A job being built: the library encodes, the fixes above are applied here. */
 class JobWriter {
   private readonly p: ThermalPrinter;
-  constructor(private readonly type: PrinterModel) {
+  private readonly type: PrinterModel;
+  private readonly columns: number;
+  constructor(opts: LayoutOptions) {
+    this.type = opts.type;
+    this.columns = Math.max(1, Math.floor(opts.columns ?? LINE_WIDTH));
     this.p = new ThermalPrinter({
-      type: type === 'epson' ? PrinterTypes.EPSON : PrinterTypes.STAR,
+      type: this.type === 'epson' ? PrinterTypes.EPSON : PrinterTypes.STAR,
       // An object, not a URI: the library then builds none of its own transports.
       interface: NO_TRANSPORT as unknown as string,
       characterSet: CharacterSet.PC860_PORTUGUESE,
-      width: LINE_WIDTH,
+      // The rule (drawLine) is this many characters long.
+      width: this.columns,
       breakLine: BreakLine.NONE,
       removeSpecialCharacters: false,
     });
@@ -179,9 +205,9 @@ class JobWriter {
     return this;
   }
 
-  /** One logical line, wrapped for the current character width. */
+  /** One logical line, wrapped at word boundaries for the current character width (×N takes N columns). */
   line(text: string, charWidth = 1): this {
-    for (const l of foldText(toPc860Text(text), LINE_WIDTH / charWidth)) {
+    for (const l of foldText(toPc860Text(text), this.columns / charWidth)) {
       this.p.append(l);
       this.p.newLine();
     }
@@ -199,8 +225,10 @@ class JobWriter {
   }
 
   qr(url: string): this {
-    if (this.type === 'epson') this.p.printQR(qrPayload(url), { cellSize: QR_CELL_SIZE, correction: 'M', model: 2 });
-    else this.p.append(starQrCommand(url));
+    const payload = qrPayload(url);
+    const cellSize = qrCellSizeFor(Buffer.byteLength(payload, 'ascii'), this.columns);
+    if (this.type === 'epson') this.p.printQR(payload, { cellSize, correction: 'M', model: 2 });
+    else this.p.append(starQrCommand(url, cellSize));
     this.p.newLine();
     return this;
   }
@@ -220,9 +248,10 @@ class JobWriter {
 
 export function encodeTicket(ticket: TicketContent, opts: LayoutOptions): Buffer {
   const t = TICKET_TEXTS[ticket.locale];
-  const w = new JobWriter(opts.type).center();
+  const w = new JobWriter(opts).center();
   if (ticket.offline) w.bold(true).line(t.offlineMark).bold(false);
   w.bold(true).line(t.title[ticket.kind]).bold(false);
+  if (ticket.priority) w.bold(true).line(t.priorityMark).bold(false);
   w.size(TICKET_NUMBER_SIZE.width, TICKET_NUMBER_SIZE.height)
     .bold(true)
     .line(ticket.number, TICKET_NUMBER_SIZE.width)
@@ -256,7 +285,7 @@ export interface TestPageOptions extends LayoutOptions {
 
 export function encodeTestPage(opts: TestPageOptions): Buffer {
   const t = TICKET_TEXTS[opts.locale];
-  const w = new JobWriter(opts.type).center().bold(true).line(t.title.test).bold(false);
+  const w = new JobWriter(opts).center().bold(true).line(t.title.test).bold(false);
   w.size(2, 2).line('0123456789', 2).normal();
   w.left().line(t.testPageBody).line(t.characterCheck).line(formatIssuedAt(opts.now, opts.timeZone));
   for (const d of opts.details ?? []) w.line(d);
@@ -266,7 +295,7 @@ export function encodeTestPage(opts: TestPageOptions): Buffer {
 
 /** A plain slip (deposit receipt, collection slip): an optional bold title, then lines. */
 export function encodeLines(lines: string[], opts: LayoutOptions & { title?: string }): Buffer {
-  const w = new JobWriter(opts.type);
+  const w = new JobWriter(opts);
   if (opts.title !== undefined) w.center().bold(true).line(opts.title).bold(false).left();
   for (const l of lines) w.line(l);
   return w.finish();
