@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeEscPos, type EscPosDocument, type PrintedLine } from '../sim/printer/escposDecoder.js';
+import { decodeStarLine } from '../sim/printer/starLineDecoder.js';
 import { FONT_A_WIDTH_DOTS, QR_QUIET_ZONE_MODULES, encodeLines, encodeTestPage, encodeTicket, type TicketContent } from '../devices/printer/ticketLayout.js';
 import { qrModules } from '../devices/printer/qrSymbol.js';
 import { PRINTER_COLUMNS } from '../devices/printer/models/index.js';
@@ -63,6 +64,10 @@ describe.each(PRINTER_COLUMNS)('a ticket on %i-column paper', (columns) => {
   it.each(variants)('%s has no line wider than the paper', (_name, over) => {
     const doc = decodeEscPos(encodeTicket(ticket(over), { type: 'epson', columns }), UNWRAPPED);
     expect(doc.lines.length).toBeGreaterThan(5);
+    // The number is never split, at 4x where it fits, a little narrower where it does not.
+    const number = doc.lines.find((l) => l.height === 4);
+    expect(number?.text).toBe(over.number ?? 'P042');
+    expect(number!.width).toBe(Math.min(4, Math.floor(columns / number!.text.length)));
     expect(widest(doc).columns, `widest line: "${widest(doc).text}"`).toBeLessThanOrEqual(columns);
   });
 
@@ -119,5 +124,15 @@ describe('a priority ticket says so in words', () => {
   it('in English: "priority"', () => {
     expect(texts({ priority: true, locale: 'en' })).toContain('priority');
     expect(texts({ priority: false, locale: 'en' })).not.toMatch(/priorit/i);
+  });
+});
+
+describe.each(PRINTER_COLUMNS)('a Star Line Mode ticket on %i-column paper', (columns) => {
+  it.each(variants)('%s has no line wider than the paper', (_name, over) => {
+    const doc = decodeStarLine(encodeTicket(ticket(over), { type: 'star', columns }), UNWRAPPED);
+    expect(doc.lines.length).toBeGreaterThan(5);
+    expect(doc.lines.find((l) => l.height === 4)?.text).toBe(over.number ?? 'P042');
+    expect(widest(doc).columns, `widest line: "${widest(doc).text}"`).toBeLessThanOrEqual(columns);
+    for (const w of qrWidthsDots(doc)) expect(w).toBeLessThanOrEqual(columns * FONT_A_WIDTH_DOTS);
   });
 });

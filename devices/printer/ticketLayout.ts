@@ -246,15 +246,25 @@ class JobWriter {
   }
 }
 
+/**
+ * The number's width multiplier: 4× as a rule; narrower when the number would not fit
+ * on one line at 4× (a 9-character receipt id on 32 columns), so it is never split.
+ */
+export function ticketNumberWidth(number: string, columns: number): number {
+  const chars = Math.max(1, [...number].length);
+  return Math.max(1, Math.min(TICKET_NUMBER_SIZE.width, Math.floor(columns / chars)));
+}
+
 export function encodeTicket(ticket: TicketContent, opts: LayoutOptions): Buffer {
   const t = TICKET_TEXTS[ticket.locale];
   const w = new JobWriter(opts).center();
   if (ticket.offline) w.bold(true).line(t.offlineMark).bold(false);
   w.bold(true).line(t.title[ticket.kind]).bold(false);
   if (ticket.priority) w.bold(true).line(t.priorityMark).bold(false);
-  w.size(TICKET_NUMBER_SIZE.width, TICKET_NUMBER_SIZE.height)
+  const numberWidth = ticketNumberWidth(ticket.number, opts.columns ?? LINE_WIDTH);
+  w.size(numberWidth, TICKET_NUMBER_SIZE.height)
     .bold(true)
-    .line(ticket.number, TICKET_NUMBER_SIZE.width)
+    .line(ticket.number, numberWidth)
     .bold(false)
     .normal();
   w.size(SERVICE_NAME_SIZE.width, SERVICE_NAME_SIZE.height).line(ticket.serviceName, SERVICE_NAME_SIZE.width).normal();
