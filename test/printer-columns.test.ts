@@ -10,6 +10,7 @@ import { decodeStarLine } from '../sim/printer/starLineDecoder.js';
 import { FONT_A_WIDTH_DOTS, QR_QUIET_ZONE_MODULES, encodeLines, encodeTestPage, encodeTicket, type TicketContent } from '../devices/printer/ticketLayout.js';
 import { qrModules } from '../devices/printer/qrSymbol.js';
 import { PRINTER_COLUMNS } from '../devices/printer/models/index.js';
+import { sampleTicket } from './support/sampleTicket.js';
 import { collectionSlipLines, type CollectionSlip } from '../src/dropbox/collectionSlip.js';
 
 /** Nothing wraps on this head: every line comes out as the layout wrote it. */
@@ -17,23 +18,8 @@ const UNWRAPPED = { printWidthDots: 1_000_000 };
 
 const LONG_SERVICE = 'Prestações de desemprego e subsídio por doença ou parentalidade';
 
-const ticket = (over: Partial<TicketContent> = {}): TicketContent => ({
-  number: 'P042',
-  serviceName: 'Prestações',
-  office: 'Lisboa - Areeiro',
-  issuedAt: new Date('2026-11-28T09:15:03Z'),
-  timeZone: 'Europe/Lisbon',
-  locale: 'pt-PT',
-  peopleAhead: 3,
-  waitMin: { low: 10, high: 20 },
-  qrUrl: 'https://siga.seg-social.pt/t/lisboa-areeiro-01/P-K1-007?d=2026-11-28',
-  contactLine: 'Linha Segurança Social 300 502 502',
-  onlineHint: true,
-  likelyNotServedBeforeClosing: true,
-  offline: false,
-  kind: 'ticket',
-  ...over,
-});
+const ticket = (over: Partial<TicketContent> = {}): TicketContent =>
+  sampleTicket({ qrUrl: 'https://siga.seg-social.pt/t/lisboa-areeiro-01/P-K1-007?d=2026-11-28', likelyNotServedBeforeClosing: true, ...over });
 
 /** Columns a printed line takes: each character counts its width multiplier. */
 function lineColumns(line: PrintedLine): number {

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { EscPosInterpreter, type EscPosToken } from './escposDecoder.js';
 import { renderTicketText } from './renderTicket.js';
-import type { PaperState, PrintedJob, SimulatedPrinterStatus } from './simulatedPrinter.js';
+import type { PrintedJob, SimulatedPrinterStatus } from './simulatedPrinter.js';
 import { STAR_STATUS_REQUEST_NAME, StarLineTokenizer } from './starLineDecoder.js';
 
 export type StarPrinterStatus = SimulatedPrinterStatus;

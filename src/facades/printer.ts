@@ -79,7 +79,7 @@ export interface Printer {
   readonly columns: PrinterColumns;
   status(): PrinterStatusView;
   diagnostics(): PrinterDiagnosticsView;
-  /** Called with the new status whenever it changes. Returns an unsubscribe. */
+  /** Called with the new status whenever it changes (`busy` alone does not count). Returns an unsubscribe. */
   onChange(listener: (status: PrinterStatusView) => void): () => void;
   onEvent(listener: (event: PrinterEvent) => void): () => void;
   /** A ticket is coming: read the status now, so its print need not read it again. */
@@ -142,10 +142,12 @@ export function printerFacade(actor: PrinterActor, opts: PrinterFacadeOptions): 
     status: () => printerStatusView(actor.getSnapshot()),
     diagnostics: () => ({ ...printerDiagnostics(actor.getSnapshot()), profile: profile.key, columns }),
     onChange(listener) {
-      let last = JSON.stringify(printerStatusView(actor.getSnapshot()));
+      // Each poll makes the printer busy for a moment: that alone is no change.
+      const keyOf = ({ busy: _busy, ...rest }: PrinterStatusView): string => JSON.stringify(rest);
+      let last = keyOf(printerStatusView(actor.getSnapshot()));
       const sub = actor.subscribe((s) => {
         const view = printerStatusView(s);
-        const key = JSON.stringify(view);
+        const key = keyOf(view);
         if (key === last) return;
         last = key;
         listener(view);
