@@ -287,11 +287,12 @@ export class PrinterDriver implements PrinterDevice {
     const matched = () => this.completions.some((c) => c.equals(jobId));
     const confirmed = await this.waitFor(matched, printConfirmTimeoutMs(job.length));
     if (!this.transport) return this.unconfirmed('connection_lost', before);
-    const after = await this.readStatusNow();
-    if (!confirmed) return this.unconfirmed('no_completion_reply', after);
+    // Unconfirmed: a status read says why. Confirmed, the reply is the answer (CONTRACT §4);
+    // the next idle poll, or the next ticket's own read, sees any change since.
+    if (!confirmed) return this.unconfirmed('no_completion_reply', await this.readStatusNow());
     this.completions = this.completions.filter((c) => !c.equals(jobId));
     this.counters.jobsConfirmed++;
-    return { outcome: 'confirmed', confirmed: true, reason: null, status: after };
+    return { outcome: 'confirmed', confirmed: true, reason: null, status: before };
   }
 
   private async printThenReadStatus(job: Buffer, before: PrinterStatus, settleBaseMs: number): Promise<PrintResult> {

@@ -106,8 +106,10 @@ export class PaperWatch {
     const { printer } = this.opts;
     this.offs.push(
       printer.onEvent((e) => {
-        // Measured once answered: the measuring is kept off the ticket's way.
-        if (e.type === 'jobAnswered' && e.outcome !== 'refused') this.paperUsed(estimateJobLengthMm(e.bytes, printer.profile), e.isTicket);
+        // Measured once answered, and after the answer has gone its way: off the ticket's path.
+        if (e.type === 'jobAnswered' && e.outcome !== 'refused') {
+          this.clock.setTimeout(() => this.paperUsed(estimateJobLengthMm(e.bytes, printer.profile), e.isTicket), 0);
+        }
         if (e.type !== 'paper') return;
         const before = this.paper;
         this.paper = e.state;
