@@ -120,6 +120,15 @@ export function printerFacade(actor: PrinterActor, opts: PrinterFacadeOptions): 
     inFlight.delete(e.jobId);
     emit({ type: 'jobAnswered', bytes: job.bytes, isTicket: job.isTicket, outcome: e.outcome });
   });
+  // One subscription for every change listener: the view is built once per snapshot.
+  const changeListeners = new Set<(status: PrinterStatusView) => void>();
+  let lastView = printerStatusView(actor.getSnapshot());
+  actor.subscribe((snapshot) => {
+    const view = printerStatusView(snapshot);
+    if (sameStatus(view, lastView)) return;
+    lastView = view;
+    for (const l of [...changeListeners]) l(view);
+  });
   // start() on a running actor does nothing.
   actor.start();
 
@@ -142,17 +151,8 @@ export function printerFacade(actor: PrinterActor, opts: PrinterFacadeOptions): 
     status: () => printerStatusView(actor.getSnapshot()),
     diagnostics: () => ({ ...printerDiagnostics(actor.getSnapshot()), profile: profile.key, columns }),
     onChange(listener) {
-      // Each poll makes the printer busy for a moment: that alone is no change.
-      const keyOf = ({ busy: _busy, ...rest }: PrinterStatusView): string => JSON.stringify(rest);
-      let last = keyOf(printerStatusView(actor.getSnapshot()));
-      const sub = actor.subscribe((s) => {
-        const view = printerStatusView(s);
-        const key = keyOf(view);
-        if (key === last) return;
-        last = key;
-        listener(view);
-      });
-      return () => sub.unsubscribe();
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
     },
     onEvent(listener) {
       eventListeners.add(listener);
@@ -200,6 +200,18 @@ export function printerFacade(actor: PrinterActor, opts: PrinterFacadeOptions): 
       return stopping;
     },
   };
+}
+
+/** Equal but for `busy`: each poll makes the printer busy for a moment, and that alone is no change. */
+function sameStatus(a: PrinterStatusView, b: PrinterStatusView): boolean {
+  return (
+    a.state === b.state &&
+    a.ready === b.ready &&
+    a.paper === b.paper &&
+    a.fault === b.fault &&
+    a.jobsPrinted === b.jobsPrinted &&
+    a.ticketsSinceRollChange === b.ticketsSinceRollChange
+  );
 }
 
 /** The config slice a printer needs. */
