@@ -57,16 +57,50 @@ export const SERVICE_NAME_SIZE = { width: 2, height: 2 } as const;
 export const QR_CELL_SIZE = 6;
 
 const ESC_INIT = Buffer.from([0x1b, 0x40]);
-/** Select code page PC860: `ESC t 3` (Epson), `ESC GS t 6` (Star Line Mode). */
-export const SELECT_PC860: Record<PrinterModel, Buffer> = {
-  epson: Buffer.from([0x1b, 0x74, 0x03]),
-  star: Buffer.from([0x1b, 0x1d, 0x74, 0x06]),
+/**
+ * What differs between the two command sets a job is written in, in one place: the
+ * layout below reads this table instead of asking which printer it is.
+ */
+interface CommandSet {
+  /** node-thermal-printer's encoder for it. */
+  library: PrinterTypes;
+  /** Select code page PC860: `ESC t 3` (Epson), `ESC GS t 6` (Star Line Mode). */
+  selectPc860: Buffer;
+  /** The job's cut: `GS V 0` (Epson, cuts where it stands), `ESC d 2` (Star, feeds to the cutter itself). */
+  cut: Buffer;
+  /** Lines fed before the cut, so the last line clears the blade. */
+  feedBeforeCut: number;
+  /** Largest character width and height multiplier. */
+  maxScale: number;
+  /** `GS ! n` (Epson: width in bits 4-7, height in bits 0-3); `ESC i n1 n2` (Star: n1 height, n2 width); both 0-based. */
+  size(w: number, h: number): Buffer;
+  /** The library's own QR (Epson), or ours (Star: the library leaves the data command out). */
+  libraryQr: boolean;
+}
+
+const COMMAND_SETS: Record<PrinterModel, CommandSet> = {
+  epson: {
+    library: PrinterTypes.EPSON,
+    selectPc860: Buffer.from([0x1b, 0x74, 0x03]),
+    cut: Buffer.from([0x1d, 0x56, 0x00]),
+    feedBeforeCut: 2,
+    maxScale: 8,
+    size: (w, h) => Buffer.from([0x1d, 0x21, (w << 4) | h]),
+    libraryQr: true,
+  },
+  star: {
+    library: PrinterTypes.STAR,
+    selectPc860: Buffer.from([0x1b, 0x1d, 0x74, 0x06]),
+    cut: Buffer.from([0x1b, 0x64, 0x02]),
+    feedBeforeCut: 0,
+    maxScale: 6,
+    size: (w, h) => Buffer.from([0x1b, 0x69, h, w]),
+    libraryQr: false,
+  },
 };
-/** The cut each model's job ends with: `GS V 0` (Epson), `ESC d 2` feed-and-cut (Star). */
-export const CUT_COMMAND: Record<PrinterModel, Buffer> = {
-  epson: Buffer.from([0x1d, 0x56, 0x00]),
-  star: Buffer.from([0x1b, 0x64, 0x02]),
-};
+
+export const SELECT_PC860: Record<PrinterModel, Buffer> = { epson: COMMAND_SETS.epson.selectPc860, star: COMMAND_SETS.star.selectPc860 };
+export const CUT_COMMAND: Record<PrinterModel, Buffer> = { epson: COMMAND_SETS.epson.cut, star: COMMAND_SETS.star.cut };
 
 /** Refuses every use: the library is an encoder here, the driver owns the wire. */
 const NO_TRANSPORT = {
@@ -82,10 +116,10 @@ const NO_TRANSPORT = {
  * Epson `GS ! n`: width in bits 4-7, height in bits 0-3. Star `ESC i n1 n2`: n1 height, n2 width.
  */
 export function sizeCommand(type: PrinterModel, width: number, height: number): Buffer {
-  const max = type === 'epson' ? 8 : 6;
-  const w = Math.min(max, Math.max(1, Math.trunc(width))) - 1;
-  const h = Math.min(max, Math.max(1, Math.trunc(height))) - 1;
-  return type === 'epson' ? Buffer.from([0x1d, 0x21, (w << 4) | h]) : Buffer.from([0x1b, 0x69, h, w]);
+  const set = COMMAND_SETS[type];
+  const w = Math.min(set.maxScale, Math.max(1, Math.trunc(width))) - 1;
+  const h = Math.min(set.maxScale, Math.max(1, Math.trunc(height))) - 1;
+  return set.size(w, h);
 }
 
 /** QR payloads must be ASCII: the library counts UTF-16 units but writes UTF-8 bytes. */
@@ -170,7 +204,7 @@ class JobWriter {
     this.type = opts.type;
     this.columns = Math.max(1, Math.floor(opts.columns ?? LINE_WIDTH));
     this.p = new ThermalPrinter({
-      type: this.type === 'epson' ? PrinterTypes.EPSON : PrinterTypes.STAR,
+      type: COMMAND_SETS[this.type].library,
       // An object, not a URI: the library then builds none of its own transports.
       interface: NO_TRANSPORT as unknown as string,
       characterSet: CharacterSet.PC860_PORTUGUESE,
@@ -227,7 +261,7 @@ class JobWriter {
   qr(url: string): this {
     const payload = qrPayload(url);
     const cellSize = qrCellSizeFor(Buffer.byteLength(payload, 'ascii'), this.columns);
-    if (this.type === 'epson') this.p.printQR(payload, { cellSize, correction: 'M', model: 2 });
+    if (COMMAND_SETS[this.type].libraryQr) this.p.printQR(payload, { cellSize, correction: 'M', model: 2 });
     else this.p.append(starQrCommand(url, cellSize));
     this.p.newLine();
     return this;
@@ -235,11 +269,10 @@ class JobWriter {
 
   /** Cut, then the finished job: `ESC @`, PC860 selected, body, cut, nothing after. */
   finish(): Buffer {
-    // Star's `ESC d 2` feeds to the cutter itself; Epson's `GS V 0` cuts where it stands.
-    this.p.cut({ verticalTabAmount: this.type === 'epson' ? 2 : 0 });
+    this.p.cut({ verticalTabAmount: COMMAND_SETS[this.type].feedBeforeCut });
     let body = Buffer.from(this.p.getBuffer());
     if (body.subarray(-ESC_INIT.length).equals(ESC_INIT)) body = body.subarray(0, body.length - ESC_INIT.length);
-    const page = SELECT_PC860[this.type];
+    const page = COMMAND_SETS[this.type].selectPc860;
     // The library opens with the page already (characterSet option); never rely on it.
     if (!body.subarray(0, page.length).equals(page)) body = Buffer.concat([page, body]);
     return Buffer.concat([ESC_INIT, body]);
