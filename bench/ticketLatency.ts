@@ -1,28 +1,73 @@
 /**
- * Ticket latency benchmark: `POST /api/tickets` → the last byte of the ticket's job at
- * the simulated printer, with the simulated central answering at once over a local
- * mosquitto. The kiosk runs as it does in an office: `kiosk run --config` in a process of
- * its own. Beside it, a floor measured in the same run, also a process of its own
- * (bench/ticketFloor.ts): the same MQTT request/reply, the same node-thermal-printer
- * encode and a TCP send. The simulators (central, two printers) run here, in the
- * benchmark's process, and serve both alike. Kiosk and floor run in alternating blocks so
- * drift hits both.
+ * Ticket latency benchmark: `POST /api/tickets` → `201`, with the simulated central
+ * answering at once over a local mosquitto and the job confirmed by the TCP printer
+ * simulator (`GS ( H`). The kiosk runs as it does in an office: `kiosk run --config` in a
+ * process of its own. Beside it, a floor measured in the same run, also a process of its
+ * own (bench/ticketFloor.ts): the same mandated work with bare libraries — HTTP, the MQTT
+ * request/reply while `DLE EOT` 1, 2, 4 are read one at a time, the number committed
+ * (WAL, fsync) while the ticket is encoded, the job sent with `GS ( H` and its reply
+ * awaited, `ticket.issued` committed, 201. The simulators (central, two printers) run
+ * here, in the benchmark's process, and serve both alike. Kiosk and floor run in
+ * alternating blocks so drift hits both.
  *
- * Reports p50/p99 of each, their ratio (targets: p99 <= 30 ms, ratio <= 1.25) and the
- * kiosk process's resident memory after the warm-up and after all tickets.
+ * Reports p50/p99 of each, their ratio (target: <= 1.5 at p50 and p99; p99 <= 30 ms) and
+ * the kiosk process's resident memory after the warm-up and after all tickets.
  *
  * Alone: `node --import tsx bench/ticketLatency.ts [tickets]`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startCentralSimulator } from '../sim/central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
+
+/** How the floor is built and where the kiosk's time goes, kept in docs/benchmarks.md under the table (measured 2026-12-01). */
+export const TICKET_FLOOR_NOTES = `### Ticket floor (issue #9)
+
+The old floor (MQTT request/reply, encode, a TCP write, timed to the job's last byte) left out
+half of what CONTRACT §4 and §5 ask for one ticket, so its ratio of 2.7 (p50) mixed the
+controller's overhead with mandated work. The floor now does all of it, in the order the kiosk
+must (see the list above), and both are timed POST → 201. Measured that way, over ten runs of
+400 to 1,000 tickets on 2026-12-01 after the cuts below, the ratio was 1.56 to 2.41 at p50
+(median of the runs about 1.8) and 1.18 to 2.87 at p99: **the target (<= 1.5 at p50 and p99) is
+not met**, by about 0.1 to 0.9 at p50 (the kiosk spends 1.3 to 3.3 ms more than the floor's
+2.1 to 3.1 ms). The p99s move with the six other sessions on the machine, the floor's as much
+as the kiosk's; the one run before the cuts (1.84 / 1.61) is inside that spread, so the cuts'
+effect could not be told from the noise by whole runs.
+
+Cut from the kiosk's path, as not mandated:
+- the status read after a confirmed Epson job (three more \`DLE EOT\` round trips between the
+  \`GS ( H\` reply and the 201): the reply is the confirmation (CONTRACT §4); a status read now
+  follows only an unconfirmed job, to say why, and the idle poll catches any change after a
+  confirmed one;
+- the paper forecast's measuring of each job, which ran in the printer's answer, before the
+  ticket machine heard it: it now runs on the next turn of the event loop;
+- every printer snapshot no longer reaches the ticket desk and the touch UI: the printer
+  façade builds the status once per snapshot and tells its listeners only of a change (before,
+  the UI refreshed on every printer transition, several per ticket).
+
+Where the rest goes (p50, run 1): of the kiosk's extra 1.6 ms, about 1.0 ms is before the job
+reaches the printer (POST → cut 3.1 ms against 2.1 ms) and 0.5 ms after it (cut → 201 1.0 ms
+against 0.5 ms). The disk is not it: both commit the hold and \`ticket.issued\` the same way
+(the \`sqliteTransaction\` of \`ticket.issued\`, its fsync, is the single largest item of the
+kiosk's CPU profile at about 0.65 ms a ticket, as it is the floor's). The difference is the
+controller's layers on the path, each small: two XState machines (ticket and printer: about
+0.65 ms of XState's own time per ticket in a CPU profile of 1,200 tickets, spread over some
+twenty transitions and five promise actors, each with its AbortController), the ticket desk
+and ledger around the outbox, the HTTP server's routing and checks, and the CPU the kiosk
+spends between tickets on mandated work the floor does not do at all — publishing
+\`ticket.issued\` to central and deleting it on PUBACK (\`writev\` of the MQTT client ≈ 0.5 ms a
+ticket, \`ack\` ≈ 0.2 ms), taking central's queue updates and refreshing the touch screen — which
+on two shared cores delays the next ticket. Turning the publish pump off in a trial run did not
+move the p50 beyond the noise, so what remains is the machines and promise hops on the path;
+meeting 1.5 would mean fewer actors between the HTTP request and the printer (e.g. the print
+and the record as one actor), not removing work.
+`;
 
 const WARMUP_TICKETS = 200;
 const BLOCK = 100;
@@ -60,55 +105,55 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
   );
   const probeFile = join(dir, 'gc-probe.json');
   // The kiosk as an office runs it, plus a probe that collects garbage on SIGUSR2 and says how much memory is left.
-  const kiosk = startProcess(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', GC_PROBE, KIOSK_BIN, 'run', '--config', configFile], { KIOSK_GC_PROBE_FILE: probeFile });
-  const floorProcess = startProcess(process.execPath, ['--import', 'tsx', FLOOR_SCRIPT, broker.url, String(floorPrinter.port), SITE, JSON.stringify(SERVICE)]);
+  // KIOSK_BENCH_CPU_PROFILE=<dir>: the kiosk writes a V8 CPU profile there when it stops.
+  const profileDir = process.env.KIOSK_BENCH_CPU_PROFILE;
+  const profiling = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const kiosk = startProcess(process.execPath, [...profiling, '--expose-gc', '--import', 'tsx', '--import', GC_PROBE, KIOSK_BIN, 'run', '--config', configFile], { KIOSK_GC_PROBE_FILE: probeFile });
+  const floorProcess = startProcess(process.execPath, ['--import', 'tsx', FLOOR_SCRIPT, broker.url, String(floorPrinter.port), SITE, JSON.stringify(SERVICE), dir]);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const floorAgent = new Agent({ keepAlive: true, maxSockets: 1 });
-  let floorTrigger: Socket | null = null;
   try {
     const base = new URL(`http://127.0.0.1:${port}`);
     await waitFor(() => kioskReady(agent, base), kiosk);
-    const floorLink = await connectFloor(floorProcess);
-    floorTrigger = floorLink.trigger;
-    const trigger = floorTrigger;
-    const floorUrl = new URL(`http://127.0.0.1:${floorLink.httpPort}/ticket`);
+    const floorUrl = new URL(`http://127.0.0.1:${await floorPort(floorProcess)}/ticket`);
     const url = new URL('/api/tickets', base);
     const body = JSON.stringify({ service: SERVICE.id, priority: false });
 
-    /** One ticket over HTTP: POST sent → the job's last byte at `at`; the answer must be 201. */
-    const httpTicket = async (at: SimulatedPrinter, via: Agent, to: URL): Promise<number> => {
-      const jobSeen = nextJob(at);
+    /** Where the time went: POST → the job's cut at the printer, and that cut → 201. */
+    const split = { kiosk: { toCut: [] as number[], cutTo201: [] as number[] }, floor: { toCut: [] as number[], cutTo201: [] as number[] } };
+    let recording = false;
+    /** One ticket: POST sent → 201 received (and the job's cut seen at `at` by then). */
+    const httpTicket = async (at: SimulatedPrinter, via: Agent, to: URL, into: { toCut: number[]; cutTo201: number[] }): Promise<number> => {
+      const jobs = at.jobs.length;
+      let cutAt = NaN;
+      at.once('job', () => (cutAt = performance.now()));
       const t0 = performance.now();
-      const res = post(via, to, body);
-      const t1 = await jobSeen;
-      const { status } = await res;
-      if (status !== 201) throw new Error(`POST ${to.pathname} answered ${status}`);
+      const { status, body: answer } = await post(via, to, body);
+      const t1 = performance.now();
+      if (status !== 201) throw new Error(`POST ${to.pathname} answered ${status}: ${answer}`);
+      if (at.jobs.length !== jobs + 1) throw new Error(`POST ${to.pathname} answered 201 before its ticket printed`);
+      if (recording) {
+        into.toCut.push(cutAt - t0);
+        into.cutTo201.push(t1 - cutAt);
+      }
       return t1 - t0;
     };
-    const kioskTicket = () => httpTicket(printer, agent, url);
-    const floorTicket = async (): Promise<number> => {
-      const jobSeen = nextJob(floorPrinter);
-      const t0 = performance.now();
-      trigger.write('T');
-      return (await jobSeen) - t0;
-    };
-    const floorHttpTicket = () => httpTicket(floorPrinter, floorAgent, floorUrl);
+    const kioskTicket = () => httpTicket(printer, agent, url, split.kiosk);
+    const floorTicket = () => httpTicket(floorPrinter, floorAgent, floorUrl, split.floor);
 
     for (let i = 0; i < WARMUP_TICKETS; i++) {
       await kioskTicket();
       await floorTicket();
-      await floorHttpTicket();
     }
     const atStart = await memoryAfterGc(kiosk, probeFile);
+    recording = true;
     let rssMax = rssOf(kiosk);
     const kioskMs: number[] = [];
     const floorMs: number[] = [];
-    const floorHttpMs: number[] = [];
     for (let done = 0; done < n; done += BLOCK) {
       const k = Math.min(BLOCK, n - done);
       for (let i = 0; i < k; i++) kioskMs.push(await kioskTicket());
       for (let i = 0; i < k; i++) floorMs.push(await floorTicket());
-      for (let i = 0; i < k; i++) floorHttpMs.push(await floorHttpTicket());
       rssMax = Math.max(rssMax, rssOf(kiosk));
       // The simulated printers keep every job (decoded): that is the simulator's memory, not the kiosk's.
       printer.jobs.length = 0;
@@ -128,10 +173,10 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
       floorP99Ms: round(fp99),
       ratioP50: round(kp50 / fp50),
       ratioP99: round(kp99 / fp99),
-      floorHttpP50Ms: round(percentile(floorHttpMs, 0.5)),
-      floorHttpP99Ms: round(percentile(floorHttpMs, 0.99)),
-      ratioToFloorHttpP50: round(kp50 / percentile(floorHttpMs, 0.5)),
-      ratioToFloorHttpP99: round(kp99 / percentile(floorHttpMs, 0.99)),
+      kioskPostToCutP50Ms: round(percentile(split.kiosk.toCut, 0.5)),
+      kioskCutTo201P50Ms: round(percentile(split.kiosk.cutTo201, 0.5)),
+      floorPostToCutP50Ms: round(percentile(split.floor.toCut, 0.5)),
+      floorCutTo201P50Ms: round(percentile(split.floor.cutTo201, 0.5)),
       kioskRssStartMb: round(atStart.rss / MB),
       kioskRssMaxMb: round(rssMax / MB),
       kioskRssEndMb: round(atEnd.rss / MB),
@@ -142,7 +187,6 @@ export async function benchTicketLatency(opts: { tickets: number }): Promise<Rec
   } finally {
     agent.destroy();
     floorAgent.destroy();
-    floorTrigger?.destroy();
     await stopProcess(floorProcess);
     await stopProcess(kiosk);
     await central.close();
@@ -220,24 +264,18 @@ async function kioskReady(agent: Agent, base: URL): Promise<boolean> {
   }
 }
 
-async function connectFloor(p: Started): Promise<{ trigger: Socket; httpPort: number }> {
-  const [port, httpPort] = await new Promise<[number, number]>((resolve, reject) => {
+async function floorPort(p: Started): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the floor script did not start: ${p.stderr.join('')}`)), READY_TIMEOUT_MS);
     const look = () => {
-      const m = /FLOOR-READY (\d+) (\d+)/.exec(p.stdout.join(''));
+      const m = /FLOOR-READY (\d+)/.exec(p.stdout.join(''));
       if (m) {
         clearTimeout(timer);
-        resolve([Number(m[1]), Number(m[2])]);
+        resolve(Number(m[1]));
       } else setTimeout(look, POLL_MS);
     };
     look();
   });
-  const trigger = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
-    s.setNoDelay(true);
-    s.once('error', reject);
-  });
-  return { trigger, httpPort };
 }
 
 function freePort(): Promise<number> {
@@ -249,11 +287,6 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
     });
   });
-}
-
-/** Resolves with the time the printer finished the next job (its cut, the job's last command). */
-function nextJob(printer: SimulatedPrinter): Promise<number> {
-  return new Promise((resolve) => printer.once('job', () => resolve(performance.now())));
 }
 
 function post(agent: Agent, url: URL, body: string): Promise<{ status: number; body: string }> {
@@ -301,6 +334,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const tickets = Number(process.argv[2] ?? 1_000);
   const r = await benchTicketLatency({ tickets });
   console.table(Object.entries(r).map(([metric, value]) => ({ metric, value })));
-  const ok = (r.kioskP99Ms ?? Infinity) <= 30 && (r.ratioP99 ?? Infinity) <= 1.25;
-  console.log(ok ? 'ticket latency within target (p99 <= 30 ms, ratio <= 1.25)' : 'ticket latency OUTSIDE target (p99 <= 30 ms, ratio <= 1.25)');
+  const ok = (r.kioskP99Ms ?? Infinity) <= 30 && (r.ratioP50 ?? Infinity) <= 1.5 && (r.ratioP99 ?? Infinity) <= 1.5;
+  console.log(ok ? 'ticket latency within target (p99 <= 30 ms, ratio <= 1.5 at p50 and p99)' : 'ticket latency OUTSIDE target (p99 <= 30 ms, ratio <= 1.5 at p50 and p99)');
 }

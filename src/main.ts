@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { createActor, type Actor } from 'xstate';
 import { createBoardPortLogic } from '../devices/board/boardPortActor.js';
-import { PrinterDriver } from '../devices/printer/printerDriver.js';
 import { createPrinterTransportFactory, type PrinterTransportFactory } from '../devices/printer/printerTransport.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
@@ -28,12 +27,11 @@ import { CollectionDesk, collectionStatus } from './dropbox/collectionSlip.js';
 import { PaperWatch } from './printer/paperWatch.js';
 import { typicalTicketLengthMm } from './printer/paperForecast.js';
 import { createLogRing } from './http/logRing.js';
-import { encodeTestPage } from '../devices/printer/ticketLayout.js';
+import { startPrinter, type PrintDocument, type Printer } from './facades/printer.js';
 import { lockDataDir } from './dataDirLock.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
 import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
-import { createPrinterMachine, printerDiagnostics, requestPrint, type PrinterActor } from './machines/printerMachine.js';
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
@@ -67,7 +65,7 @@ export interface Controller {
   readonly outbox: OutboxStore;
   readonly upstream: Upstream;
   readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
-  readonly printer: PrinterActor | null;
+  readonly printer: Printer | null;
   readonly tickets: TicketDesk | null;
   /** The serial scanner, when configured: `onScan` offers each code to the UI. */
   readonly scanner: Scanner | null;
@@ -134,12 +132,11 @@ export async function startController(config: KioskConfig, options: ControllerOp
     dropbox = { actor, ledger };
   }
 
-  let printer: PrinterActor | null = null;
+  let printer: Printer | null = null;
   if (config.printer) {
     const printerLog = log.child({ part: 'printer' });
     const openPrinter = options.openPrinter ?? createPrinterTransportFactory({ interface: config.printer.interface, baudRate: config.printer.baudRate }, { openSerial });
-    const driver = new PrinterDriver({ type: config.printer.type, openTransport: openPrinter, log: printerLog });
-    const actor = createActor(createPrinterMachine(driver), { input: { model: config.printer.type } });
+    printer = startPrinter(config.printer, { openTransport: openPrinter, log: printerLog });
     const record = (event: NewEvent): void => {
       try {
         outbox.append([event]);
@@ -147,12 +144,11 @@ export async function startController(config: KioskConfig, options: ControllerOp
         printerLog.error({ err: (err as Error).message, event: event.type }, 'printer event could not be stored in the outbox');
       }
     };
-    actor.on('paper', (e) => record({ type: 'printer.paper', data: { state: e.state } }));
-    actor.on('fault', (e) => record({ type: 'device.fault', data: { device: 'printer', code: e.code, detail: e.detail } }));
-    actor.on('recovered', (e) => record({ type: 'device.recovered', data: { device: 'printer', code: e.code } }));
-    actor.subscribe({ error: (err) => printerLog.fatal({ err: (err as Error).message }, 'printer machine stopped on an error') });
-    actor.start();
-    printer = actor;
+    printer.onEvent((e) => {
+      if (e.type === 'paper') record({ type: 'printer.paper', data: { state: e.state } });
+      else if (e.type === 'fault') record({ type: 'device.fault', data: { device: 'printer', code: e.code, detail: e.detail } });
+      else if (e.type === 'recovered') record({ type: 'device.recovered', data: { device: 'printer', code: e.code } });
+    });
   }
   const tickets = new TicketDesk({
     config,
@@ -195,7 +191,6 @@ export async function startController(config: KioskConfig, options: ControllerOp
       dropbox: () => dropboxStatusView(box.actor.getSnapshot(), box.ledger),
       setSlotLight: (mode) => box.actor.send({ type: 'DROPBOX.LED', mode }),
       printer,
-      printerType: config.printer?.type ?? null,
       log: log.child({ part: 'deposits' }),
       ...(options.deposits?.clock ? { clock: options.deposits.clock } : {}),
       ...(options.deposits?.dropTimeoutMs ? { dropTimeoutMs: options.deposits.dropTimeoutMs } : {}),
@@ -207,10 +202,9 @@ export async function startController(config: KioskConfig, options: ControllerOp
   if (printer && config.printer) {
     paper = new PaperWatch({
       printer,
-      model: config.printer.type,
       rollLengthMm: config.printer.rollLengthMm,
       ticketLengthMm: config.printer.ticketLengthMm ?? null,
-      defaultTicketLengthMm: typicalTicketLengthMm(config.printer.type),
+      defaultTicketLengthMm: typicalTicketLengthMm(printer.profile, printer.columns),
       timeZone,
       store: outbox,
       log: log.child({ part: 'paper' }),
@@ -225,7 +219,6 @@ export async function startController(config: KioskConfig, options: ControllerOp
       timeZone,
       outbox,
       printer,
-      printerType: config.printer?.type ?? null,
       log: log.child({ part: 'collection' }),
     }).start();
   }
@@ -250,7 +243,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const diag = registerDiagRoutes(http, {
     diagnostics: config.diagnostics,
     log: log.child({ part: 'diag' }),
-    printer: printer ? () => printerDiagnostics(printer.getSnapshot()) : null,
+    printer: printer ? () => printer!.diagnostics() : null,
     dropbox: dropbox ? () => dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger) : null,
     scanner: scanner ? () => ({ ...scanner!.status() }) : null,
     upstream: () => upstream.status(),
@@ -258,10 +251,10 @@ export async function startController(config: KioskConfig, options: ControllerOp
     logs: logRing,
     actions: {
       testPrint: printer
-        ? async () => {
-            const job = encodeTestPage({ type: config.printer!.type, locale: config.kiosk.locale, now: new Date(), timeZone: config.hours?.timezone ?? 'Europe/Lisbon', details: [config.kiosk.id, config.printer!.interface] });
-            const r = await requestPrint(printer, job, { isTicket: false });
-            return { printed: r.outcome === 'confirmed', detail: r.reason };
+        ? async (timeoutMs) => {
+            const page: PrintDocument = { kind: 'testPage', locale: config.kiosk.locale, now: new Date(), timeZone, details: [config.kiosk.id, config.printer!.interface] };
+            const r = await printer!.print(page, { timeoutMs });
+            return { printed: r.confirmed, detail: r.outcome === 'timeout' ? `no answer from the printer within ${timeoutMs / 1000} s` : r.reason };
           }
         : null,
       setSlotLight: dropbox ? (mode) => dropbox.actor.send({ type: 'DROPBOX.LED', mode }) : null,
@@ -311,7 +304,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
           await scanner?.stop();
           dropbox?.actor.stop();
           tickets?.stop();
-          if (printer) await closePrinter(printer);
+          await printer?.stop();
           await upstream.stop();
         } finally {
           // Whatever failed above, the data folder is given up, its outbox closed first.
@@ -326,23 +319,4 @@ export async function startController(config: KioskConfig, options: ControllerOp
       return stopping;
     },
   };
-}
-
-/** How long the printer connection may take to close on shutdown. */
-const PRINTER_CLOSE_TIMEOUT_MS = 2_000;
-
-async function closePrinter(printer: PrinterActor): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, PRINTER_CLOSE_TIMEOUT_MS);
-    const sub = printer.subscribe((s) => {
-      if (s.matches('disconnected')) done();
-    });
-    function done(): void {
-      clearTimeout(timer);
-      sub.unsubscribe();
-      resolve();
-    }
-    printer.send({ type: 'CLOSE' });
-  });
-  printer.stop();
 }

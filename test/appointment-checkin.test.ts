@@ -13,7 +13,6 @@ import type { Scan } from '../src/facades/scanner.js';
 import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
 import { startController, type Controller, type ControllerOptions } from '../src/main.js';
-import { printerStatusView } from '../src/machines/printerMachine.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import { startCentralSimulator, DEFAULT_EARLY_MIN, type CentralSimulator } from '../sim/central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
@@ -99,7 +98,7 @@ async function startKiosk(): Promise<Kiosk> {
   const options: ControllerOptions = { log: createLogger({ level: 'debug', destination: sink }), openSerial: serial, upstreamBackoff: { initialMs: 20, maxMs: 100 } };
   const controller = await startController(config, options);
   cleanups.push(() => controller.stop('test end'));
-  await waitUntil('printer ready', () => printerStatusView(controller.printer!.getSnapshot()).ready);
+  await waitUntil('printer ready', () => controller.printer!.status().ready);
   await waitUntil('upstream connected', () => controller.upstream.status().connected);
   return {
     controller,
@@ -212,7 +211,7 @@ describe('a citizen checks in for an appointment', () => {
   it('the printer out of paper: 503 and central is not asked, so the appointment is not used up', async () => {
     const k = await startKiosk();
     k.printer.setStatus({ paper: 'out' });
-    await waitUntil('printer sees paper out', () => !printerStatusView(k.controller.printer!.getSnapshot()).ready);
+    await waitUntil('printer sees paper out', () => !k.controller.printer!.status().ready);
     const res = await k.checkin({ code: CODES.onTime });
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ error: 'printer_unavailable' });

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { noReplyStatus } from '../devices/printer/statusProtocol.js';
+import { printerFacade } from '../src/facades/printer.js';
+import { printerProfile } from '../devices/printer/models/index.js';
 import { createPrinterMachine, type PrinterActor } from '../src/machines/printerMachine.js';
 import { CollectionDesk, collectionSlipLines, type CollectionSlip } from '../src/dropbox/collectionSlip.js';
 import { silentLogger } from '../src/log.js';
@@ -46,7 +48,7 @@ describe('collection slip bookkeeping', () => {
   const open = () => OutboxStore.open({ file: join(dir, 'outbox.sqlite'), kiosk: 'k1', site: 's1', maxBytes: 50 * 1024 * 1024, log: silentLogger() });
   const desk = (withPrinter = true) => {
     const printer = withPrinter ? unplugged() : null;
-    const d = new CollectionDesk({ box: 'box-1', kioskId: 'k1', locale: 'en', timeZone: 'Europe/Lisbon', outbox, printer, printerType: printer ? 'epson' : null, log: silentLogger() }).start();
+    const d = new CollectionDesk({ box: 'box-1', kioskId: 'k1', locale: 'en', timeZone: 'Europe/Lisbon', outbox, printer: printer ? printerFacade(printer, { profile: printerProfile('epson') }) : null, log: silentLogger() }).start();
     desks.push(d);
     return d;
   };

@@ -14,7 +14,6 @@ import { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS, type DepositClock } fr
 import { silentLogger } from '../src/log.js';
 import { startController, type Controller, type ControllerOptions } from '../src/main.js';
 import { dropboxStatusView } from '../src/machines/dropboxMachine.js';
-import { printerStatusView } from '../src/machines/printerMachine.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { BoardSimulator } from '../sim/board/boardSimulator.js';
@@ -114,7 +113,7 @@ async function startKiosk(opts: { boardAttached?: boolean } = {}): Promise<Kiosk
   });
   const options: ControllerOptions = { log: silentLogger(), openSerial: serial, upstreamBackoff: { initialMs: 20, maxMs: 100 }, deposits: { clock } };
   const ready = async (c: Controller): Promise<void> => {
-    await waitUntil('printer ready', () => printerStatusView(c.printer!.getSnapshot()).ready, STATUS_POLL_MS * 3);
+    await waitUntil('printer ready', () => c.printer!.status().ready, STATUS_POLL_MS * 3);
     await waitUntil('upstream connected', () => c.upstream.status().connected);
     if (opts.boardAttached !== false) await waitUntil('drop box online', () => dropboxStatusView(c.dropbox!.actor.getSnapshot(), c.dropbox!.ledger).state === 'online');
   };
@@ -250,7 +249,7 @@ describe('deposits the kiosk refuses', () => {
 
     const k = await startKiosk();
     k.printer.setStatus({ paper: 'out' });
-    await waitUntil('printer sees paper out', () => !printerStatusView(k.controller.printer!.getSnapshot()).ready, STATUS_POLL_MS * 3);
+    await waitUntil('printer sees paper out', () => !k.controller.printer!.status().ready, STATUS_POLL_MS * 3);
     const noPaper = await k.request('POST', '/api/deposits');
     expect(noPaper.status).toBe(503);
     expect(noPaper.body).toMatchObject({ error: 'printer_unavailable' });

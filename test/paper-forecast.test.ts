@@ -10,7 +10,9 @@ import type { PrintResult, PrinterDevice } from '../devices/printer/printerDrive
 import type { PrinterCloseInfo } from '../devices/printer/printerTransport.js';
 import type { PrinterStatus } from '../devices/printer/statusProtocol.js';
 import { silentLogger } from '../src/log.js';
-import { createPrinterMachine, requestPrint, type PrinterActor } from '../src/machines/printerMachine.js';
+import { printerFacade, type Printer } from '../src/facades/printer.js';
+import { printerProfile } from '../devices/printer/models/index.js';
+import { createPrinterMachine, type PrinterActor } from '../src/machines/printerMachine.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import {
   FORECAST_ANNOUNCE_HORIZON_MS,
@@ -184,7 +186,8 @@ class MemoryLog implements Pick<EventLog, 'append' | 'getState'> {
 
 describe('paper watch on a simulated clock', () => {
   let device: FakePrinter;
-  let printer: PrinterActor;
+  let actor: PrinterActor;
+  let printer: Printer;
   let store: MemoryLog;
   let watch: PaperWatch | null = null;
   const ticketJob = encodeTicket(ticket(), { type: 'epson' });
@@ -194,20 +197,20 @@ describe('paper watch on a simulated clock', () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-28T09:00:00Z') });
     device = new FakePrinter();
     store = new MemoryLog();
-    printer = createActor(createPrinterMachine(device), { input: { model: 'epson' } });
-    printer.start();
+    actor = createActor(createPrinterMachine(device), { input: { model: 'epson' } });
+    printer = printerFacade(actor, { profile: printerProfile('epson') });
     await vi.advanceTimersByTimeAsync(10);
   });
 
   afterEach(() => {
     watch?.stop();
     watch = null;
-    printer.stop();
+    actor.stop();
     vi.useRealTimers();
   });
 
   function startWatch(rollLengthMm: number): PaperWatch {
-    watch = new PaperWatch({ printer, model: 'epson', rollLengthMm, ticketLengthMm: null, defaultTicketLengthMm: 100, timeZone: 'Europe/Lisbon', store, log: silentLogger() }).start();
+    watch = new PaperWatch({ printer, rollLengthMm, ticketLengthMm: null, defaultTicketLengthMm: 100, timeZone: 'Europe/Lisbon', store, log: silentLogger() }).start();
     return watch;
   }
 
@@ -215,7 +218,7 @@ describe('paper watch on a simulated clock', () => {
     // One ticket in the middle of each slot, so an hour's window holds exactly its tickets.
     for (let i = 0; i < n; i++) {
       await vi.advanceTimersByTimeAsync(everyMs / 2);
-      await requestPrint(printer, ticketJob, { isTicket: true });
+      await printer.print({ kind: 'encoded', bytes: ticketJob, isTicket: true }, { timeoutMs: 60_000 });
       await vi.advanceTimersByTimeAsync(everyMs / 2);
     }
   }
@@ -251,7 +254,7 @@ describe('paper watch on a simulated clock', () => {
     expect(w.view().usedMm).toBeGreaterThan(0);
     w.rollChanged('technician');
     expect(w.view().usedMm).toBe(0);
-    expect(printer.getSnapshot().context.counters.ticketsSinceRollChange).toBe(0);
+    expect(printer.status().ticketsSinceRollChange).toBe(0);
 
     await issueTickets(3, MIN);
     device.paper = 'out';

@@ -11,24 +11,9 @@ import {
   type TicketContent,
 } from '../devices/printer/ticketLayout.js';
 import { encodePc860, toPc860Text } from '../devices/printer/pc860.js';
+import { sampleTicket } from './support/sampleTicket.js';
 
-const ticket = (over: Partial<TicketContent> = {}): TicketContent => ({
-  number: 'P042',
-  serviceName: 'Prestações',
-  office: 'Lisboa - Areeiro',
-  issuedAt: new Date('2026-11-28T09:15:03Z'),
-  timeZone: 'Europe/Lisbon',
-  locale: 'pt-PT',
-  peopleAhead: 3,
-  waitMin: { low: 10, high: 20 },
-  qrUrl: 'https://senhas.example.pt/t/lisboa-01/P042',
-  contactLine: 'Linha Segurança Social 300 502 502',
-  onlineHint: true,
-  likelyNotServedBeforeClosing: false,
-  offline: false,
-  kind: 'ticket',
-  ...over,
-});
+const ticket = sampleTicket;
 
 const indexOf = (hay: Buffer, needle: number[]): number => hay.indexOf(Buffer.from(needle));
 

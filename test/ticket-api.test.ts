@@ -10,7 +10,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type KioskConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { startController, type Controller, type ControllerOptions } from '../src/main.js';
-import { printerStatusView } from '../src/machines/printerMachine.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startCentralSimulator, type CentralSimulator } from '../sim/central/centralSimulator.js';
@@ -108,7 +107,7 @@ async function waitUntil(what: string, pred: () => boolean, timeoutMs = PRINTER_
 
 /** The printer has read its status and the link is up: a ticket can be asked for. */
 async function ready(k: Kiosk): Promise<void> {
-  await waitUntil('printer ready', () => printerStatusView(k.controller.printer!.getSnapshot()).ready);
+  await waitUntil('printer ready', () => k.controller.printer!.status().ready);
   await waitUntil('upstream connected', () => k.controller.upstream.status().connected);
 }
 
@@ -187,7 +186,7 @@ describe('the printer cannot print', () => {
   it('answers 503 and prints nothing, and asks central for nothing, while the paper is out', async () => {
     const k = await startKiosk();
     k.printer.setStatus({ paper: 'out' });
-    await waitUntil('printer sees paper out', () => printerStatusView(k.controller.printer!.getSnapshot()).state === 'paper_out');
+    await waitUntil('printer sees paper out', () => k.controller.printer!.status().state === 'paper_out');
     const res = await k.post({ service: 'prestacoes' });
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ error: 'printer_unavailable', detail: 'paper_out' });

@@ -13,6 +13,8 @@ import type { PrinterCloseInfo } from '../devices/printer/printerTransport.js';
 import { configSchema } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
+import { printerFacade } from '../src/facades/printer.js';
+import { printerProfile } from '../devices/printer/models/index.js';
 import { createPrinterMachine } from '../src/machines/printerMachine.js';
 import { REPRINT_SWEEP_MS, ticketMachine, type TicketEvent, type TicketOutcome, type TicketSnapshot } from '../src/machines/ticketMachine.js';
 import { formatOfflineNumber, isOfflineNumber, kioskTag, nextOfflineSeq, officeDay } from '../src/tickets/offlineNumbering.js';
@@ -142,7 +144,7 @@ describe('the ticket desk on a fake clock', () => {
 
   async function openDesk(timings = {}) {
     const printer = createActor(createPrinterMachine(device), { input: { model: 'epson' } }).start();
-    const desk = new TicketDesk({ config, events: log, central, printer, log: silentLogger(), timings }).start();
+    const desk = new TicketDesk({ config, events: log, central, printer: printerFacade(printer, { profile: printerProfile('epson') }), log: silentLogger(), timings }).start();
     stops.push(() => {
       desk.stop();
       printer.stop();

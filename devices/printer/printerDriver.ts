@@ -7,21 +7,11 @@
  */
 import type { Logger } from '../../src/log.js';
 import type { PrinterTransport, PrinterTransportFactory, PrinterCloseInfo } from './printerTransport.js';
-import {
-  EPSON_STATUS_REQUESTS,
-  STAR_STATUS_REQUEST,
-  canPrint,
-  classifyStatus,
-  decodeEpsonStatus,
-  decodeStarStatus,
-  encodeCompletionRequest,
-  epsonToPrinterStatus,
-  isValidJobId,
-  noReplyStatus,
-  scanIncoming,
-  starAsbLength,
-  type PrinterStatus,
-} from './statusProtocol.js';
+import { canPrint, classifyStatus, encodeCompletionRequest, isValidJobId, noReplyStatus, scanIncoming, type PrinterStatus } from './statusProtocol.js';
+import { printerProfile, type PrinterFamily, type PrinterProfile } from './models/index.js';
+import { STAR_PRINT_SETTLE_BASE_MS } from './models/starTsp100.js';
+
+export { STAR_PRINT_SETTLE_BASE_MS };
 
 /** No reply to a status request within this is an offline printer (CONTRACT §4). */
 export const STATUS_REPLY_TIMEOUT_MS = 1000;
@@ -29,8 +19,6 @@ export const STATUS_REPLY_TIMEOUT_MS = 1000;
 export const PRINT_CONFIRM_BASE_MS = 8000;
 /** Added per KiB of job: a 9600-baud serial line moves about 1 KiB a second. */
 export const PRINT_CONFIRM_MS_PER_KIB = 1100;
-/** Star has no completion reply: the status is read this long after the job is sent. */
-export const STAR_PRINT_SETTLE_BASE_MS = 2500;
 /**
  * A status read made for the next print (`readStatus({forNextPrint: true})`, while the
  * ticket is being numbered) stands as that print's pre-print read if at most this old.
@@ -78,12 +66,16 @@ export function printConfirmTimeoutMs(jobBytes: number): number {
   return PRINT_CONFIRM_BASE_MS + Math.ceil((jobBytes / 1024) * PRINT_CONFIRM_MS_PER_KIB);
 }
 
-export function starSettleMs(jobBytes: number): number {
-  return STAR_PRINT_SETTLE_BASE_MS + Math.ceil((jobBytes / 1024) * PRINT_CONFIRM_MS_PER_KIB);
+/** How long after a job a model without a completion reply is asked for its status. */
+export function starSettleMs(jobBytes: number, baseMs = STAR_PRINT_SETTLE_BASE_MS): number {
+  return baseMs + Math.ceil((jobBytes / 1024) * PRINT_CONFIRM_MS_PER_KIB);
 }
 
 export interface PrinterDriverOptions {
-  type: 'epson' | 'star';
+  /** The family; its default model's profile is used unless `profile` is given. */
+  type: PrinterFamily;
+  /** The model's profile (devices/printer/models/): status requests and confirmation. */
+  profile?: PrinterProfile;
   openTransport: PrinterTransportFactory;
   log?: Logger;
   /** Monotonic milliseconds (tests); default performance.now. */
@@ -118,9 +110,11 @@ export class PrinterDriver implements PrinterDevice {
    */
   private preparedRead: { status: PrinterStatus; at: number } | null = null;
   private readonly now: () => number;
+  readonly profile: PrinterProfile;
 
   constructor(private readonly opts: PrinterDriverOptions) {
     this.now = opts.now ?? (() => performance.now());
+    this.profile = opts.profile ?? printerProfile(opts.type);
   }
 
   get connected(): boolean {
@@ -234,39 +228,34 @@ export class PrinterDriver implements PrinterDevice {
 
   private async readStatusNow(): Promise<PrinterStatus> {
     this.counters.statusReads++;
-    const status = this.opts.type === 'epson' ? await this.readEpsonStatus() : await this.readStarStatus();
+    const status = await this.readProfileStatus();
     if (!status.answered) this.counters.statusTimeouts++;
     else if (!status.valid) this.counters.invalidStatusReplies++;
     return status;
   }
 
-  private async readEpsonStatus(): Promise<PrinterStatus> {
-    const replies: number[] = [];
-    for (const request of EPSON_STATUS_REQUESTS) {
+  /** The profile's requests one at a time, each answer awaited whole before the next. */
+  private async readProfileStatus(): Promise<PrinterStatus> {
+    const replies: Buffer[] = [];
+    const soFar = (more: number[] = []): number[] => [...replies.flatMap((r) => [...r]), ...more];
+    for (const request of this.profile.statusRequests) {
       // Anything that came unasked (a late reply, noise) would be taken for this reply.
       this.others = [];
-      if (!(await this.send(request))) return noReplyStatus(replies);
-      const got = await this.waitFor(() => this.others.length > 0, STATUS_REPLY_TIMEOUT_MS);
-      if (!got) return noReplyStatus(replies);
-      replies.push(this.others.shift()!);
+      if (!(await this.send(request.bytes))) return noReplyStatus(soFar());
+      const first = await this.waitFor(() => this.others.length > 0, STATUS_REPLY_TIMEOUT_MS);
+      if (!first) return noReplyStatus(soFar());
+      const len = request.replyLength(this.others[0]!);
+      if (len === null) {
+        // Not the start of an answer: decoded as it is, it comes out invalid.
+        replies.push(Buffer.from(this.others.splice(0)));
+        return this.profile.decodeStatus(replies);
+      }
+      const whole = await this.waitFor(() => this.others.length >= len, STATUS_REPLY_TIMEOUT_MS);
+      const bytes = this.others.splice(0, len);
+      if (!whole) return noReplyStatus(soFar(bytes));
+      replies.push(Buffer.from(bytes));
     }
-    const [printer, offline, paper] = replies as [number, number, number];
-    return epsonToPrinterStatus(decodeEpsonStatus({ printer, offline, paper }));
-  }
-
-  private async readStarStatus(): Promise<PrinterStatus> {
-    this.others = [];
-    if (!(await this.send(STAR_STATUS_REQUEST))) return noReplyStatus();
-    const first = await this.waitFor(() => this.others.length > 0, STATUS_REPLY_TIMEOUT_MS);
-    if (!first) return noReplyStatus();
-    const len = starAsbLength(this.others[0]!);
-    if (len === null) {
-      const raw = this.others.splice(0);
-      return decodeStarStatus(Buffer.from(raw));
-    }
-    const whole = await this.waitFor(() => this.others.length >= len, STATUS_REPLY_TIMEOUT_MS);
-    const bytes = this.others.splice(0, len);
-    return whole ? decodeStarStatus(Buffer.from(bytes)) : noReplyStatus(bytes);
+    return this.profile.decodeStatus(replies);
   }
 
   private async printNow(job: Buffer, jobId: Buffer): Promise<PrintResult> {
@@ -276,8 +265,9 @@ export class PrinterDriver implements PrinterDevice {
       const c = classifyStatus(before);
       return this.refused(c === 'online' || c === 'paperNearEnd' ? 'error' : c, before);
     }
-    if (this.opts.type === 'epson') return this.printEpson(job, jobId, before);
-    return this.printStar(job, before);
+    const confirmation = this.profile.confirmation;
+    if (confirmation.kind === 'completionRequest') return this.printWithCompletionRequest(job, jobId, before);
+    return this.printThenReadStatus(job, before, confirmation.settleBaseMs);
   }
 
   /** The status read for this print while the ticket was numbered, if fresh enough; the read is used once. */
@@ -287,7 +277,7 @@ export class PrinterDriver implements PrinterDevice {
     return read && this.now() - read.at <= PREPARED_STATUS_MAX_AGE_MS ? read.status : null;
   }
 
-  private async printEpson(job: Buffer, jobId: Buffer, before: PrinterStatus): Promise<PrintResult> {
+  private async printWithCompletionRequest(job: Buffer, jobId: Buffer, before: PrinterStatus): Promise<PrintResult> {
     if (!isValidJobId(jobId)) throw new RangeError('job id must be 4 bytes 0x30..0x39');
     this.completions = [];
     this.counters.jobsSent++;
@@ -297,18 +287,19 @@ export class PrinterDriver implements PrinterDevice {
     const matched = () => this.completions.some((c) => c.equals(jobId));
     const confirmed = await this.waitFor(matched, printConfirmTimeoutMs(job.length));
     if (!this.transport) return this.unconfirmed('connection_lost', before);
-    const after = await this.readStatusNow();
-    if (!confirmed) return this.unconfirmed('no_completion_reply', after);
+    // Unconfirmed: a status read says why. Confirmed, the reply is the answer (CONTRACT §4);
+    // the next idle poll, or the next ticket's own read, sees any change since.
+    if (!confirmed) return this.unconfirmed('no_completion_reply', await this.readStatusNow());
     this.completions = this.completions.filter((c) => !c.equals(jobId));
     this.counters.jobsConfirmed++;
-    return { outcome: 'confirmed', confirmed: true, reason: null, status: after };
+    return { outcome: 'confirmed', confirmed: true, reason: null, status: before };
   }
 
-  private async printStar(job: Buffer, before: PrinterStatus): Promise<PrintResult> {
+  private async printThenReadStatus(job: Buffer, before: PrinterStatus, settleBaseMs: number): Promise<PrintResult> {
     this.counters.jobsSent++;
     if (!(await this.send(job))) return this.unconfirmed(this.transport ? 'write_failed' : 'connection_lost', before);
-    // Only a dropped connection ends this wait early; nothing else can confirm a Star job.
-    await this.waitFor(() => false, starSettleMs(job.length));
+    // Only a dropped connection ends this wait early: nothing else can confirm such a job.
+    await this.waitFor(() => false, starSettleMs(job.length, settleBaseMs));
     if (!this.transport) return this.unconfirmed('connection_lost', before);
     const after = await this.readStatusNow();
     if (!canPrint(after)) return this.unconfirmed('fault_after_job', after);

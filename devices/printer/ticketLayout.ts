@@ -14,9 +14,12 @@
 import { BreakLine, CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
 import { dateTimeFormat } from '../../src/timeFormat.js';
 import { toPc860Text } from './pc860.js';
+import { qrModules } from './qrSymbol.js';
 import { DEFAULT_CONTACT_LINE, TICKET_TEXTS, type TicketKind, type TicketLocale } from './ticketTexts.js';
+import { DEFAULT_COLUMNS, type PrinterFamily } from './models/profile.js';
 
-export type PrinterModel = 'epson' | 'star';
+/** The command set a job is written in (ESC/POS or Star Line Mode): the config's `printer.type`. */
+export type PrinterModel = PrinterFamily;
 
 export interface TicketContent {
   number: string;
@@ -34,30 +37,70 @@ export interface TicketContent {
   likelyNotServedBeforeClosing: boolean;
   offline: boolean;
   kind: TicketKind;
+  /** A priority ticket says so in words (CONTRACT §4). */
+  priority?: boolean;
   extraLines?: string[];
 }
 
 export interface LayoutOptions {
   type: PrinterModel;
+  /** Font A characters per line (`printer.columns`: 32, 42 or 48); default 48. */
+  columns?: number;
 }
 
-/** Characters per line in font A on 80 mm paper (TM-T20III, TSP100/TSP650). */
-export const LINE_WIDTH = 48;
+/** Characters per line in font A on 80 mm paper with a 576-dot head (TM-T20III, TSP100/TSP650). */
+export const LINE_WIDTH = DEFAULT_COLUMNS;
+/** Font A is 12 dots wide on every supported model: the printable width is columns × 12. */
+export const FONT_A_WIDTH_DOTS = 12;
 export const TICKET_NUMBER_SIZE = { width: 4, height: 4 } as const;
 export const SERVICE_NAME_SIZE = { width: 2, height: 2 } as const;
 export const QR_CELL_SIZE = 6;
 
 const ESC_INIT = Buffer.from([0x1b, 0x40]);
-/** Select code page PC860: `ESC t 3` (Epson), `ESC GS t 6` (Star Line Mode). */
-export const SELECT_PC860: Record<PrinterModel, Buffer> = {
-  epson: Buffer.from([0x1b, 0x74, 0x03]),
-  star: Buffer.from([0x1b, 0x1d, 0x74, 0x06]),
+/**
+ * What differs between the two command sets a job is written in, in one place: the
+ * layout below reads this table instead of asking which printer it is.
+ */
+interface CommandSet {
+  /** node-thermal-printer's encoder for it. */
+  library: PrinterTypes;
+  /** Select code page PC860: `ESC t 3` (Epson), `ESC GS t 6` (Star Line Mode). */
+  selectPc860: Buffer;
+  /** The job's cut: `GS V 0` (Epson, cuts where it stands), `ESC d 2` (Star, feeds to the cutter itself). */
+  cut: Buffer;
+  /** Lines fed before the cut, so the last line clears the blade. */
+  feedBeforeCut: number;
+  /** Largest character width and height multiplier. */
+  maxScale: number;
+  /** `GS ! n` (Epson: width in bits 4-7, height in bits 0-3); `ESC i n1 n2` (Star: n1 height, n2 width); both 0-based. */
+  size(w: number, h: number): Buffer;
+  /** The library's own QR (Epson), or ours (Star: the library leaves the data command out). */
+  libraryQr: boolean;
+}
+
+const COMMAND_SETS: Record<PrinterModel, CommandSet> = {
+  epson: {
+    library: PrinterTypes.EPSON,
+    selectPc860: Buffer.from([0x1b, 0x74, 0x03]),
+    cut: Buffer.from([0x1d, 0x56, 0x00]),
+    feedBeforeCut: 2,
+    maxScale: 8,
+    size: (w, h) => Buffer.from([0x1d, 0x21, (w << 4) | h]),
+    libraryQr: true,
+  },
+  star: {
+    library: PrinterTypes.STAR,
+    selectPc860: Buffer.from([0x1b, 0x1d, 0x74, 0x06]),
+    cut: Buffer.from([0x1b, 0x64, 0x02]),
+    feedBeforeCut: 0,
+    maxScale: 6,
+    size: (w, h) => Buffer.from([0x1b, 0x69, h, w]),
+    libraryQr: false,
+  },
 };
-/** The cut each model's job ends with: `GS V 0` (Epson), `ESC d 2` feed-and-cut (Star). */
-export const CUT_COMMAND: Record<PrinterModel, Buffer> = {
-  epson: Buffer.from([0x1d, 0x56, 0x00]),
-  star: Buffer.from([0x1b, 0x64, 0x02]),
-};
+
+export const SELECT_PC860: Record<PrinterModel, Buffer> = { epson: COMMAND_SETS.epson.selectPc860, star: COMMAND_SETS.star.selectPc860 };
+export const CUT_COMMAND: Record<PrinterModel, Buffer> = { epson: COMMAND_SETS.epson.cut, star: COMMAND_SETS.star.cut };
 
 /** Refuses every use: the library is an encoder here, the driver owns the wire. */
 const NO_TRANSPORT = {
@@ -73,10 +116,10 @@ const NO_TRANSPORT = {
  * Epson `GS ! n`: width in bits 4-7, height in bits 0-3. Star `ESC i n1 n2`: n1 height, n2 width.
  */
 export function sizeCommand(type: PrinterModel, width: number, height: number): Buffer {
-  const max = type === 'epson' ? 8 : 6;
-  const w = Math.min(max, Math.max(1, Math.trunc(width))) - 1;
-  const h = Math.min(max, Math.max(1, Math.trunc(height))) - 1;
-  return type === 'epson' ? Buffer.from([0x1d, 0x21, (w << 4) | h]) : Buffer.from([0x1b, 0x69, h, w]);
+  const set = COMMAND_SETS[type];
+  const w = Math.min(set.maxScale, Math.max(1, Math.trunc(width))) - 1;
+  const h = Math.min(set.maxScale, Math.max(1, Math.trunc(height))) - 1;
+  return set.size(w, h);
 }
 
 /** QR payloads must be ASCII: the library counts UTF-16 units but writes UTF-8 bytes. */
@@ -112,6 +155,18 @@ export function formatIssuedAt(at: Date, timeZone: string): string {
   return `${get('day')}/${get('month')}/${get('year')} ${get('hour')}:${get('minute')}`;
 }
 
+/**
+ * The QR cell size (dots per module) for a payload on a line of `columns`: the largest up
+ * to QR_CELL_SIZE whose symbol and quiet zone fit the printable width.
+ */
+export function qrCellSizeFor(payloadBytes: number, columns: number): number {
+  const widthDots = columns * FONT_A_WIDTH_DOTS;
+  const modules = qrModules(payloadBytes, 'M') + QR_QUIET_ZONE_MODULES * 2;
+  return Math.max(1, Math.min(QR_CELL_SIZE, Math.floor(widthDots / modules)));
+}
+
+/** Quiet zone the layout keeps on each side of a QR code, in modules. */
+export const QR_QUIET_ZONE_MODULES = 2;
 /** Word-wraps to `width` columns (long words are split). */
 export function foldText(text: string, width: number): string[] {
   const cols = Math.max(1, Math.floor(width));
@@ -143,13 +198,18 @@ export function foldText(text: string, width: number): string[] {
 /** A job being built: the library encodes, the fixes above are applied here. */
 class JobWriter {
   private readonly p: ThermalPrinter;
-  constructor(private readonly type: PrinterModel) {
+  private readonly type: PrinterModel;
+  private readonly columns: number;
+  constructor(opts: LayoutOptions) {
+    this.type = opts.type;
+    this.columns = Math.max(1, Math.floor(opts.columns ?? LINE_WIDTH));
     this.p = new ThermalPrinter({
-      type: type === 'epson' ? PrinterTypes.EPSON : PrinterTypes.STAR,
+      type: COMMAND_SETS[this.type].library,
       // An object, not a URI: the library then builds none of its own transports.
       interface: NO_TRANSPORT as unknown as string,
       characterSet: CharacterSet.PC860_PORTUGUESE,
-      width: LINE_WIDTH,
+      // The rule (drawLine) is this many characters long.
+      width: this.columns,
       breakLine: BreakLine.NONE,
       removeSpecialCharacters: false,
     });
@@ -179,9 +239,9 @@ class JobWriter {
     return this;
   }
 
-  /** One logical line, wrapped for the current character width. */
+  /** One logical line, wrapped at word boundaries for the current character width (×N takes N columns). */
   line(text: string, charWidth = 1): this {
-    for (const l of foldText(toPc860Text(text), LINE_WIDTH / charWidth)) {
+    for (const l of foldText(toPc860Text(text), this.columns / charWidth)) {
       this.p.append(l);
       this.p.newLine();
     }
@@ -199,33 +259,45 @@ class JobWriter {
   }
 
   qr(url: string): this {
-    if (this.type === 'epson') this.p.printQR(qrPayload(url), { cellSize: QR_CELL_SIZE, correction: 'M', model: 2 });
-    else this.p.append(starQrCommand(url));
+    const payload = qrPayload(url);
+    const cellSize = qrCellSizeFor(Buffer.byteLength(payload, 'ascii'), this.columns);
+    if (COMMAND_SETS[this.type].libraryQr) this.p.printQR(payload, { cellSize, correction: 'M', model: 2 });
+    else this.p.append(starQrCommand(url, cellSize));
     this.p.newLine();
     return this;
   }
 
   /** Cut, then the finished job: `ESC @`, PC860 selected, body, cut, nothing after. */
   finish(): Buffer {
-    // Star's `ESC d 2` feeds to the cutter itself; Epson's `GS V 0` cuts where it stands.
-    this.p.cut({ verticalTabAmount: this.type === 'epson' ? 2 : 0 });
+    this.p.cut({ verticalTabAmount: COMMAND_SETS[this.type].feedBeforeCut });
     let body = Buffer.from(this.p.getBuffer());
     if (body.subarray(-ESC_INIT.length).equals(ESC_INIT)) body = body.subarray(0, body.length - ESC_INIT.length);
-    const page = SELECT_PC860[this.type];
+    const page = COMMAND_SETS[this.type].selectPc860;
     // The library opens with the page already (characterSet option); never rely on it.
     if (!body.subarray(0, page.length).equals(page)) body = Buffer.concat([page, body]);
     return Buffer.concat([ESC_INIT, body]);
   }
 }
 
+/**
+ * The number's width multiplier: 4× as a rule; narrower when the number would not fit
+ * on one line at 4× (a 9-character receipt id on 32 columns), so it is never split.
+ */
+export function ticketNumberWidth(number: string, columns: number): number {
+  const chars = Math.max(1, [...number].length);
+  return Math.max(1, Math.min(TICKET_NUMBER_SIZE.width, Math.floor(columns / chars)));
+}
+
 export function encodeTicket(ticket: TicketContent, opts: LayoutOptions): Buffer {
   const t = TICKET_TEXTS[ticket.locale];
-  const w = new JobWriter(opts.type).center();
+  const w = new JobWriter(opts).center();
   if (ticket.offline) w.bold(true).line(t.offlineMark).bold(false);
   w.bold(true).line(t.title[ticket.kind]).bold(false);
-  w.size(TICKET_NUMBER_SIZE.width, TICKET_NUMBER_SIZE.height)
+  if (ticket.priority) w.bold(true).line(t.priorityMark).bold(false);
+  const numberWidth = ticketNumberWidth(ticket.number, opts.columns ?? LINE_WIDTH);
+  w.size(numberWidth, TICKET_NUMBER_SIZE.height)
     .bold(true)
-    .line(ticket.number, TICKET_NUMBER_SIZE.width)
+    .line(ticket.number, numberWidth)
     .bold(false)
     .normal();
   w.size(SERVICE_NAME_SIZE.width, SERVICE_NAME_SIZE.height).line(ticket.serviceName, SERVICE_NAME_SIZE.width).normal();
@@ -256,7 +328,7 @@ export interface TestPageOptions extends LayoutOptions {
 
 export function encodeTestPage(opts: TestPageOptions): Buffer {
   const t = TICKET_TEXTS[opts.locale];
-  const w = new JobWriter(opts.type).center().bold(true).line(t.title.test).bold(false);
+  const w = new JobWriter(opts).center().bold(true).line(t.title.test).bold(false);
   w.size(2, 2).line('0123456789', 2).normal();
   w.left().line(t.testPageBody).line(t.characterCheck).line(formatIssuedAt(opts.now, opts.timeZone));
   for (const d of opts.details ?? []) w.line(d);
@@ -266,7 +338,7 @@ export function encodeTestPage(opts: TestPageOptions): Buffer {
 
 /** A plain slip (deposit receipt, collection slip): an optional bold title, then lines. */
 export function encodeLines(lines: string[], opts: LayoutOptions & { title?: string }): Buffer {
-  const w = new JobWriter(opts.type);
+  const w = new JobWriter(opts);
   if (opts.title !== undefined) w.center().bold(true).line(opts.title).bold(false).left();
   for (const l of lines) w.line(l);
   return w.finish();

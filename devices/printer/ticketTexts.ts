@@ -21,6 +21,8 @@ export interface TicketTexts {
   onlineHint: string;
   likelyNotServedBeforeClosing: string;
   offlineMark: string;
+  /** Under the title of a priority ticket (CONTRACT §4: "prioritária" / "priority"). */
+  priorityMark: string;
   offlineExplanation: string;
   testPageBody: string;
   characterCheck: string;
@@ -49,6 +51,7 @@ export const TICKET_TEXTS: Record<TicketLocale, TicketTexts> = {
     onlineHint: 'Evite deslocações: muitos serviços estão disponíveis na Segurança Social Direta.',
     likelyNotServedBeforeClosing: 'Atenção: é provável que não seja atendido antes da hora de fecho.',
     offlineMark: '*** SEM LIGAÇÃO (OFFLINE) ***',
+    priorityMark: 'Esta é uma senha prioritária',
     offlineExplanation: 'Senha emitida sem ligação ao sistema central.',
     testPageBody: 'A impressora está a funcionar.',
     characterCheck: 'Acentos: ç ã õ á é ê í ó ú À Ç É Ó',
@@ -73,6 +76,7 @@ export const TICKET_TEXTS: Record<TicketLocale, TicketTexts> = {
     onlineHint: 'Save a trip: many services are available on Segurança Social Direta.',
     likelyNotServedBeforeClosing: 'Note: you will probably not be served before closing time.',
     offlineMark: '*** OFFLINE ***',
+    priorityMark: 'This is a priority ticket',
     offlineExplanation: 'Ticket issued without a connection to the central system.',
     testPageBody: 'The printer is working.',
     characterCheck: 'Accents: ç ã õ á é ê í ó ú À Ç É Ó',

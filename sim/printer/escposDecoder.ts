@@ -600,13 +600,23 @@ function emptyDocument(): EscPosDocument {
  * at the paper's width. `takeDocument()` hands over what was printed since the last call,
  * keeping the modes, so a simulator can split jobs at cuts.
  */
+export interface EscPosInterpreterOptions {
+  /** Printable dots across the head: 576 (TM-T20, default), 512 (TM-T88), 384 (58 mm). */
+  printWidthDots?: number;
+}
+
 export class EscPosInterpreter {
+  private readonly printWidthDots: number;
   private modes: PrintModes = initialModes();
   private doc: EscPosDocument = emptyDocument();
   private runs: TextRun[] = [];
   private lineAlign: Align | null = null;
   private lineDots = 0;
   private qrData: Buffer | null = null;
+
+  constructor(opts: EscPosInterpreterOptions = {}) {
+    this.printWidthDots = opts.printWidthDots ?? PRINT_WIDTH_DOTS;
+  }
 
   /** Something was printed (a line, a symbol, a feed, a cut) since the last takeDocument. */
   get hasOutput(): boolean {
@@ -777,7 +787,7 @@ export class EscPosInterpreter {
     const charDots = FONT_A_CELL_WIDTH * m.width;
     for (const ch of text) {
       // The printer wraps a character that no longer fits onto the next line.
-      if (this.lineDots + charDots > PRINT_WIDTH_DOTS && this.runs.length > 0) this.printLine();
+      if (this.lineDots + charDots > this.printWidthDots && this.runs.length > 0) this.printLine();
       // Justification is taken from the start of the line (ESC a mid-line waits).
       if (this.lineAlign === null) this.lineAlign = m.align;
       const last = this.runs[this.runs.length - 1];
@@ -817,9 +827,9 @@ function isPartialCut(token: EscPosToken): boolean {
 }
 
 /** Decodes a whole buffer: what the printer would print from it. Never throws. */
-export function decodeEscPos(bytes: Buffer): EscPosDocument {
+export function decodeEscPos(bytes: Buffer, opts: EscPosInterpreterOptions = {}): EscPosDocument {
   const tokenizer = new EscPosTokenizer();
-  const interpreter = new EscPosInterpreter();
+  const interpreter = new EscPosInterpreter(opts);
   for (const token of tokenizer.push(bytes)) interpreter.apply(token);
   for (const token of tokenizer.end()) interpreter.apply(token);
   interpreter.flushPendingLine();

@@ -4,6 +4,7 @@
  * same way. Unknown keys are errors: a typo must not silently fall back to a default.
  */
 import { z } from 'zod';
+import { PRINTER_COLUMNS, PRINTER_FAMILIES, PRINTER_MODELS, PRINTER_MODEL_KEYS } from '../../devices/printer/models/index.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00–24:00)');
 const interval = z.tuple([hhmm, hhmm]).refine(([a, b]) => a < b, 'an interval must end after it starts');
@@ -55,7 +56,13 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 8080 }),
     printer: z
       .object({
-        type: z.enum(['epson', 'star']).default('epson'),
+        type: z.enum(PRINTER_FAMILIES).default('epson'),
+        /** The model within the type (project key, devices/printer/models/): its status, confirmation and paper width. */
+        model: z.enum(PRINTER_MODEL_KEYS).optional(),
+        /** Font A characters per line (CONTRACT §4): 32, 42 or 48; absent: the model's, or 48 without a model. */
+        columns: z
+          .union(PRINTER_COLUMNS.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<42>, z.ZodLiteral<48>])
+          .optional(),
         interface: z
           .string()
           .regex(/^(tcp:\/\/[^:/\s]+:\d{1,5}|\/\S+)$/, '"tcp://HOST:PORT" or a device path such as /dev/usb/lp0'),
@@ -67,6 +74,10 @@ export const configSchema = z
         ticketLengthMm: z.number().min(20).max(1000).optional(),
       })
       .strict()
+      .refine((p) => p.model === undefined || PRINTER_MODELS[p.model].family === p.type, {
+        path: ['model'],
+        message: `the model must be one of printer.type's: ${PRINTER_MODEL_KEYS.map((k) => `"${k}" (${PRINTER_MODELS[k].family})`).join(', ')}`,
+      })
       .optional(),
     dropbox: z
       .object({

@@ -18,12 +18,11 @@
  * `dropbox.collection_slip` is recorded. A retry after an unconfirmed print is marked
  * as a copy.
  */
-import { encodeLines, formatIssuedAt, type PrinterModel } from '../../devices/printer/ticketLayout.js';
+import { LINE_WIDTH, encodeLines, formatIssuedAt, type PrinterModel } from '../../devices/printer/ticketLayout.js';
 import { TICKET_TEXTS, type TicketLocale } from '../../devices/printer/ticketTexts.js';
 import type { Logger } from '../log.js';
-import { printerStatusView, requestPrint, type PrinterActor } from '../machines/printerMachine.js';
+import type { Printer } from '../facades/printer.js';
 import type { EventEnvelope, EventLog, NewEvent } from '../upstream/events.js';
-import { withTimeout } from '../withTimeout.js';
 
 /** A slip waiting for the printer is tried again this often. */
 export const COLLECTION_SLIP_RETRY_MS = 30_000;
@@ -116,31 +115,37 @@ export const SLIP_TEXTS: Record<TicketLocale, SlipTexts> = {
   },
 };
 
-const SIGNATURE_LINE = '_'.repeat(40);
+/** Underscores to sign on, and to write a name on after "Name: ", at most (fewer on narrow paper). */
+const SIGNATURE_LINE_CHARS = 40;
+const NAME_LINE_CHARS = 34;
 
-/** The slip's lines, title excluded (see encodeCollectionSlip). */
-export function collectionSlipLines(slip: CollectionSlip, opts: { kioskId: string; locale: TicketLocale; timeZone: string }): string[] {
+/** The slip's lines, title excluded (see encodeCollectionSlip), for `columns` per line (default 48). */
+export function collectionSlipLines(slip: CollectionSlip, opts: { kioskId: string; locale: TicketLocale; timeZone: string; columns?: number }): string[] {
   const t = SLIP_TEXTS[opts.locale];
   const r = slip.range;
+  const columns = opts.columns ?? LINE_WIDTH;
+  const rule = '-'.repeat(columns);
+  const nameLine = '_'.repeat(Math.max(1, Math.min(NAME_LINE_CHARS, columns - t.name.length - 2)));
+  const signatureLine = '_'.repeat(Math.min(SIGNATURE_LINE_CHARS, columns));
   const lines = [
     ...(slip.attempts > 0 ? [t.copy] : []),
     `${t.box}: ${slip.box}`,
     `${t.kiosk}: ${opts.kioskId}`,
     `${t.collectedAt}: ${formatIssuedAt(new Date(slip.collectedAt), opts.timeZone)}`,
-    '-'.repeat(48),
+    rule,
     `${t.envelopes}: ${slip.count}`,
     `${t.receipts}: ${r.receipts === 0 ? t.none : r.receipts}`,
   ];
   if (r.from !== null) lines.push(`${t.receiptsFrom}: ${r.from}`, `${t.receiptsTo}: ${r.to ?? r.from}`);
   // Only when it makes sense: receipts seen before a count regression could exceed it.
   if (slip.count >= r.receipts) lines.push(`${t.withoutReceipt}: ${slip.count - r.receipts}`);
-  lines.push(`${t.record}: ${slip.seq}`, '-'.repeat(48), '');
-  for (const who of [t.collector, t.witness]) lines.push(`${who}:`, '', `${t.name}: ${'_'.repeat(34)}`, '', `${t.signature}:`, '', SIGNATURE_LINE, '');
+  lines.push(`${t.record}: ${slip.seq}`, rule, '');
+  for (const who of [t.collector, t.witness]) lines.push(`${who}:`, '', `${t.name}: ${nameLine}`, '', `${t.signature}:`, '', signatureLine, '');
   return lines;
 }
 
-export function encodeCollectionSlip(slip: CollectionSlip, opts: { type: PrinterModel; kioskId: string; locale: TicketLocale; timeZone: string }): Buffer {
-  return encodeLines(collectionSlipLines(slip, opts), { type: opts.type, title: TICKET_TEXTS[opts.locale].title.collection_slip });
+export function encodeCollectionSlip(slip: CollectionSlip, opts: { type: PrinterModel; kioskId: string; locale: TicketLocale; timeZone: string; columns?: number }): Buffer {
+  return encodeLines(collectionSlipLines(slip, opts), { type: opts.type, title: TICKET_TEXTS[opts.locale].title.collection_slip, ...(opts.columns ? { columns: opts.columns } : {}) });
 }
 
 /** The outbox as the desk uses it (OutboxStore fits). */
@@ -165,8 +170,7 @@ export interface CollectionDeskOptions {
   locale: TicketLocale;
   timeZone: string;
   outbox: CollectionOutbox;
-  printer: PrinterActor | null;
-  printerType: PrinterModel | null;
+  printer: Printer | null;
   log: Logger;
   clock?: CollectionClock;
 }
@@ -200,8 +204,7 @@ export class CollectionDesk {
     this.offs.push(this.opts.outbox.on('appended', (events) => this.take(events)));
     const printer = this.opts.printer;
     if (printer) {
-      const sub = printer.on('recovered', () => this.printPending());
-      this.offs.push(() => sub.unsubscribe());
+      this.offs.push(printer.onEvent((e) => e.type === 'recovered' && this.printPending()));
     }
     this.retryTimer = this.clock.setInterval(() => this.printPending(), COLLECTION_SLIP_RETRY_MS);
     this.printPending();
@@ -227,20 +230,21 @@ export class CollectionDesk {
   /** Tries to print the waiting slip, if any and if the printer can. Never rejects. */
   printPending(): void {
     if (this.stopped || this.printing || !this.state.pending) return;
-    const { printer, printerType } = this.opts;
-    if (!printer || !printerType) return;
-    if (!printerStatusView(printer.getSnapshot()).ready) return;
+    const { printer } = this.opts;
+    if (!printer || !printer.status().ready) return;
     const slip = this.state.pending;
-    this.printing = this.print(slip, printer, printerType)
+    this.printing = this.print(slip, printer)
       .catch((err: unknown) => this.opts.log.error({ err: (err as Error).message }, 'collection slip: print failed'))
       .finally(() => {
         this.printing = null;
       });
   }
 
-  private async print(slip: CollectionSlip, printer: PrinterActor, type: PrinterModel): Promise<void> {
-    const job = encodeCollectionSlip(slip, { type, kioskId: this.opts.kioskId, locale: this.opts.locale, timeZone: this.opts.timeZone });
-    const result = await withTimeout(requestPrint(printer, job, { isTicket: false, cuts: 1 }), COLLECTION_SLIP_PRINT_TIMEOUT_MS, () => null, { unref: true });
+  private async print(slip: CollectionSlip, printer: Printer): Promise<void> {
+    const { kioskId, locale, timeZone } = this.opts;
+    const lines = collectionSlipLines(slip, { kioskId, locale, timeZone, columns: printer.columns });
+    const answer = await printer.print({ kind: 'slip', lines, title: TICKET_TEXTS[locale].title.collection_slip }, { timeoutMs: COLLECTION_SLIP_PRINT_TIMEOUT_MS });
+    const result = answer.outcome === 'timeout' ? null : answer;
     const confirmed = result?.outcome === 'confirmed';
     if (this.state.pending?.seq !== slip.seq) return;
     if (!confirmed) {

@@ -15,11 +15,11 @@
  * Receipt ids: `R-<kiosk tag>-<nnnnnn>` (e.g. `R-K1-000123`), unique per kiosk for the
  * life of its data folder.
  */
-import { encodeTicket, type PrinterModel, type TicketContent } from '../../devices/printer/ticketLayout.js';
+import type { TicketContent } from '../../devices/printer/ticketLayout.js';
 import { DEFAULT_CONTACT_LINE, type TicketLocale } from '../../devices/printer/ticketTexts.js';
 import type { Logger } from '../log.js';
 import type { DropboxLedger, FillLevel, RecordedDeposit } from '../machines/dropboxLedger.js';
-import { printerStatusView, requestPrint, type PrinterActor } from '../machines/printerMachine.js';
+import type { Printer } from '../facades/printer.js';
 import type { EventLog, NewEvent } from '../upstream/events.js';
 import { kioskTag } from '../tickets/offlineNumbering.js';
 
@@ -102,8 +102,7 @@ export interface DepositDeskOptions {
   /** The drop box as it is now; null when it cannot be known. */
   dropbox: () => DropboxAvailability | null;
   setSlotLight: (mode: 'ON' | 'OFF') => void;
-  printer: PrinterActor | null;
-  printerType: PrinterModel | null;
+  printer: Printer | null;
   log: Logger;
   clock?: DepositClock;
   dropTimeoutMs?: number;
@@ -200,8 +199,8 @@ export class DepositDesk {
     if (box.fillLevel === 'full') return { kind: 'box_full' };
     if (box.door === 'openedByUs' || box.door === 'forced') return { kind: 'dropbox_unavailable', detail: 'door_open' };
     const printer = this.opts.printer;
-    if (!printer || !this.opts.printerType) return { kind: 'printer_unavailable', detail: 'absent' };
-    const pv = printerStatusView(printer.getSnapshot());
+    if (!printer) return { kind: 'printer_unavailable', detail: 'absent' };
+    const pv = printer.status();
     if (!pv.ready) return { kind: 'printer_unavailable', detail: pv.state };
 
     const now = this.clock.now();
@@ -218,7 +217,7 @@ export class DepositDesk {
     this.current = record;
     this.voidReason = null;
 
-    const printed = await this.print(record, printer, this.opts.printerType);
+    const printed = await this.print(record, printer);
     if (this.stopped) return { kind: 'printer_unavailable', detail: 'shutting_down' };
     if (!printed.confirmed) {
       this.opts.log.warn({ receipt: record.receipt, reason: printed.reason }, 'deposit receipt not confirmed by the printer: deposit not started');
@@ -329,17 +328,9 @@ export class DepositDesk {
     this[which] = null;
   }
 
-  private async print(record: PendingReceiptRecord, printer: PrinterActor, type: PrinterModel): Promise<{ confirmed: boolean; reason: string | null }> {
-    const job = encodeTicket(this.receiptContent(record), { type });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<{ confirmed: boolean; reason: string }>((resolve) => {
-      timer = setTimeout(() => resolve({ confirmed: false, reason: 'print_timeout' }), DEPOSIT_PRINT_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([requestPrint(printer, job, { cuts: 1, isTicket: false }).then((r) => ({ confirmed: r.confirmed, reason: r.reason })), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private async print(record: PendingReceiptRecord, printer: Printer): Promise<{ confirmed: boolean; reason: string | null }> {
+    const r = await printer.print({ kind: 'ticket', content: this.receiptContent(record), isTicket: false }, { timeoutMs: DEPOSIT_PRINT_TIMEOUT_MS });
+    return { confirmed: r.confirmed, reason: r.reason };
   }
 
   private receiptContent(record: PendingReceiptRecord): TicketContent {

@@ -10,14 +10,13 @@
 import type { CollectionStatus } from '../dropbox/collectionSlip.js';
 import type { Logger } from '../log.js';
 import type { dropboxStatusView } from '../machines/dropboxMachine.js';
-import type { printerDiagnostics } from '../machines/printerMachine.js';
+import type { PrinterDiagnosticsView } from '../facades/printer.js';
 import type { PaperForecastView } from '../printer/paperWatch.js';
 import type { EventType, NewEvent } from '../upstream/events.js';
 import type { OutboxStore } from '../upstream/outbox.js';
 import type { UpstreamStatus } from '../facades/upstream.js';
 import { DiagAuth, LOCKOUT_AFTER_FAILURES, clearedSessionCookie, sessionCookie, tokenFromHeaders, type DiagSession } from './diagAuth.js';
 import { jsonError, type HttpReply, type HttpRequest, type HttpServer } from './server.js';
-import { withTimeout } from '../withTimeout.js';
 
 /** Ends idle sessions (and records it upstream) even when nobody calls the API. */
 export const DIAG_SESSION_SWEEP_MS = 30_000;
@@ -30,7 +29,7 @@ export const DIAG_LOG_LINES_DEFAULT = 100;
 export const DIAG_OUTBOX_RECENT_KEPT = 20;
 export const PIN_MAX_CHARS = 64;
 
-export type PrinterDiagnosticsView = ReturnType<typeof printerDiagnostics>;
+export type { PrinterDiagnosticsView };
 export type DropboxDiagnosticsView = ReturnType<typeof dropboxStatusView>;
 export type SlotLightMode = 'OFF' | 'ON' | 'BLINK';
 
@@ -69,8 +68,8 @@ export interface DiagDeps {
   /** The log tail (see createLogRing). */
   logs: { lines(limit?: number): string[]; readonly size: number };
   actions: {
-    /** Prints a test ticket and resolves once the printer confirmed it or gave up. */
-    testPrint: (() => Promise<TestPrintResult>) | null;
+    /** Prints a test ticket and resolves once the printer confirmed it or gave up, within `timeoutMs`. */
+    testPrint: ((timeoutMs: number) => Promise<TestPrintResult>) | null;
     /** Sends LED,<mode> to the board (the slot light). */
     setSlotLight: ((mode: SlotLightMode) => void) | null;
     /** Sends UNLOCK,<ms> to the board. */
@@ -172,9 +171,7 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
       POST: async (_req, session) => {
         const testPrint = deps.actions.testPrint;
         if (!testPrint) return jsonError(409, 'no_printer', 'this kiosk has no printer configured');
-        const result = await withTimeout(testPrint(), DIAG_TEST_PRINT_TIMEOUT_MS, (): never => {
-          throw new Error(`no answer from the printer within ${DIAG_TEST_PRINT_TIMEOUT_MS / 1000} s`);
-        }).catch((err: unknown): TestPrintResult => ({ printed: false, detail: (err as Error).message }));
+        const result = await testPrint(DIAG_TEST_PRINT_TIMEOUT_MS).catch((err: unknown): TestPrintResult => ({ printed: false, detail: (err as Error).message }));
         recordAction(session, 'test_print', result.printed ? 'printed' : `not printed: ${result.detail ?? 'unknown reason'}`);
         if (!result.printed) return jsonError(503, 'printer_unavailable', `the test ticket did not print: ${result.detail ?? 'unknown reason'}`, { detail: result.detail });
         return { status: 200, body: { printed: true } };

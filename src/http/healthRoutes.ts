@@ -2,7 +2,7 @@
 import type { Actor } from 'xstate';
 import type { DropboxLedger } from '../machines/dropboxLedger.js';
 import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
-import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
+import type { Printer } from '../facades/printer.js';
 import type { TicketDesk } from '../tickets/ticketDesk.js';
 import type { OutboxStore } from '../upstream/outbox.js';
 import type { Upstream } from '../facades/upstream.js';
@@ -13,14 +13,14 @@ export interface HealthSources {
   outbox: OutboxStore;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   /** Absent or null: the kiosk has no printer configured. */
-  printer?: PrinterActor | null;
+  printer?: Printer | null;
   tickets?: TicketDesk | null;
 }
 
 export function healthReport(src: HealthSources) {
   const up = src.upstream.status();
   const box = src.dropbox ? dropboxStatusView(src.dropbox.actor.getSnapshot(), src.dropbox.ledger) : null;
-  const printer = src.printer ? printerStatusView(src.printer.getSnapshot()) : null;
+  const printer = src.printer ? src.printer.status() : null;
   const devices = {
     printer: printer
       ? { state: printer.state, ready: printer.ready, paper: printer.paper, fault: printer.fault, pendingReprints: src.tickets?.status().pendingReprints ?? 0 }

@@ -14,15 +14,11 @@
  * Estimates are within a centimetre or so of a ruler on a TM-T20III; a technician who
  * wants better sets `printer.ticketLengthMm` from a measured ticket.
  */
-import { encodeTicket, type PrinterModel } from '../../devices/printer/ticketLayout.js';
+import { encodeTicket } from '../../devices/printer/ticketLayout.js';
+import { printerProfile, type PrinterFamily, type PrinterProfile } from '../../devices/printer/models/index.js';
 import { dateTimeFormat } from '../timeFormat.js';
+import { qrModules } from '../../devices/printer/qrSymbol.js';
 
-/** 203 dpi thermal heads (TM-T20III, TSP100/TSP650): 8 dots per millimetre. */
-export const PRINT_DOTS_PER_MM = 8;
-/** Default line spacing of both models: 1/6 inch. */
-export const DEFAULT_LINE_SPACING_DOTS = 34;
-/** Font A cell height at size 1. */
-export const FONT_A_HEIGHT_DOTS = 24;
 /** Quiet zone printed around a QR code (modules, both sides together). */
 const QR_QUIET_MODULES = 2;
 
@@ -39,45 +35,36 @@ export const FORECAST_ANNOUNCE_HORIZON_MS = 2 * 60 * 60_000;
 /** ...and not more often than this. */
 export const FORECAST_ANNOUNCE_MIN_INTERVAL_MS = 60 * 60_000;
 
-// Byte-mode capacities of QR versions 1..10 per error correction level (ISO/IEC 18004).
-const QR_BYTE_CAPACITY: Record<'L' | 'M' | 'Q' | 'H', readonly number[]> = {
-  L: [17, 32, 53, 78, 106, 134, 154, 192, 230, 271],
-  M: [14, 26, 42, 62, 84, 106, 122, 152, 180, 213],
-  Q: [11, 20, 32, 46, 60, 74, 86, 108, 130, 151],
-  H: [7, 14, 24, 34, 44, 58, 64, 84, 98, 119],
-};
-
-/** Modules per side of the smallest QR code holding `bytes` bytes at `level`. */
-export function qrModules(bytes: number, level: 'L' | 'M' | 'Q' | 'H'): number {
-  const caps = QR_BYTE_CAPACITY[level];
-  let version = caps.findIndex((c) => c >= bytes) + 1;
-  if (version === 0) {
-    // Past version 10 each version holds roughly a tenth of version 10 more: close enough here.
-    const cap10 = caps[caps.length - 1]!;
-    version = Math.min(40, 10 + Math.ceil((bytes - cap10) / (cap10 / 10)));
-  }
-  return 17 + 4 * version;
-}
+export { qrModules };
 
 const ESC = 0x1b;
 const GS = 0x1d;
 const DLE = 0x10;
 const LF = 0x0a;
 
+/** A profile, or a family standing for its default model's profile. */
+function profileOf(model: PrinterFamily | PrinterProfile): PrinterProfile {
+  return typeof model === 'string' ? printerProfile(model) : model;
+}
+
 /**
  * Paper a job advances, in millimetres, estimated from its ESC/POS (Epson) or Star Line
- * Mode bytes as the layout module writes them. Unknown commands are skipped by their
- * usual length; the estimate never throws.
+ * Mode bytes as the layout module writes them, with the model's line pitch and dots per
+ * millimetre. Unknown commands are skipped by their usual length; the estimate never throws.
  */
-export function estimateJobLengthMm(job: Buffer, model: PrinterModel): number {
+export function estimateJobLengthMm(job: Buffer, printer: PrinterFamily | PrinterProfile): number {
+  const profile = profileOf(printer);
+  const model = profile.family;
+  const lineSpacing = profile.lineSpacingDots;
+  const fontHeight = profile.fontHeightDots;
   let dots = 0;
-  let spacing = DEFAULT_LINE_SPACING_DOTS;
+  let spacing = lineSpacing;
   let size = 1; // current character height multiplier
   let lineSize = 1; // tallest character on the line being built
   let qrCell = 3;
   let qrLevel: 'L' | 'M' | 'Q' | 'H' = 'L';
   let qrBytes = 0;
-  const pitch = (h: number): number => Math.max(spacing, FONT_A_HEIGHT_DOTS * h);
+  const pitch = (h: number): number => Math.max(spacing, fontHeight * h);
   const printQr = (): void => {
     dots += (qrModules(qrBytes, qrLevel) + QR_QUIET_MODULES) * qrCell;
   };
@@ -115,7 +102,7 @@ export function estimateJobLengthMm(job: Buffer, model: PrinterModel): number {
           } else i += 4;
         } else i += 4;
       } else if (c === 0x40) {
-        spacing = DEFAULT_LINE_SPACING_DOTS;
+        spacing = lineSpacing;
         setSize(1);
         lineSize = 1;
         i += 2;
@@ -127,7 +114,7 @@ export function estimateJobLengthMm(job: Buffer, model: PrinterModel): number {
         dots += at(i + 2); // ESC J n: feed n dots
         i += 3;
       } else if (c === 0x32) {
-        spacing = DEFAULT_LINE_SPACING_DOTS;
+        spacing = lineSpacing;
         i += 2;
       } else if (c === 0x33) {
         spacing = at(i + 2);
@@ -177,7 +164,7 @@ export function estimateJobLengthMm(job: Buffer, model: PrinterModel): number {
       i += 1; // text or a one-byte control
     }
   }
-  return dots / PRINT_DOTS_PER_MM;
+  return dots / profile.dotsPerMm;
 }
 
 /** One printed job, as the forecast sees it. */
@@ -273,7 +260,8 @@ export function formatEmptyAround(emptyAt: number, now: number, timeZone: string
  * The estimated length of a typical queue ticket (service name, QR, contact lines), the
  * forecast's ticket length until real tickets have been measured.
  */
-export function typicalTicketLengthMm(model: PrinterModel): number {
+export function typicalTicketLengthMm(printer: PrinterFamily | PrinterProfile, columns?: number): number {
+  const profile = profileOf(printer);
   const job = encodeTicket(
     {
       number: 'P042',
@@ -291,7 +279,7 @@ export function typicalTicketLengthMm(model: PrinterModel): number {
       offline: false,
       kind: 'ticket',
     },
-    { type: model },
+    { type: profile.family, columns: columns ?? profile.columns },
   );
-  return estimateJobLengthMm(job, model);
+  return estimateJobLengthMm(job, profile);
 }

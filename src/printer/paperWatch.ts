@@ -1,9 +1,8 @@
 /**
  * Follows the paper the printer uses and keeps the forecast (paperForecast.ts) current:
  *
- *  - every job put on the printer's queue is noted; when the printer answers it
- *    (anything but `refused`), it is measured (estimateJobLengthMm) and its length
- *    counts as paper used;
+ *  - every job the printer answers (anything but `refused`) is measured
+ *    (estimateJobLengthMm, with the model's line pitch) and its length counts as paper used;
  *  - a roll change (technician's button, or the printer going from paper out back to
  *    ok) starts the count afresh and is recorded upstream as `printer.roll_changed`;
  *  - `printer.paper_forecast` goes upstream when the roll is first predicted empty
@@ -14,9 +13,8 @@
  * most a minute of counting. The issue rate is kept in memory only; after a restart the
  * forecast waits until enough is seen again.
  */
-import type { PrinterModel } from '../../devices/printer/ticketLayout.js';
 import type { Logger } from '../log.js';
-import type { PaperState, PrintRequest, PrinterActor } from '../machines/printerMachine.js';
+import type { PaperState, Printer } from '../facades/printer.js';
 import type { EventLog, NewEvent } from '../upstream/events.js';
 import {
   FORECAST_RATE_WINDOW_MS,
@@ -35,8 +33,6 @@ export const PAPER_STATE_SAVE_MS = 60_000;
 export const PAPER_STATE_KEY = 'printer.paperUsage';
 /** Tickets whose estimated length the running average follows. */
 const TICKET_LENGTH_AVERAGE_OVER = 50;
-/** Jobs seen but not yet answered; far more than a printer ever has queued. */
-const MEASURED_JOBS_KEPT = 256;
 
 interface StoredUsage {
   usedMm: number;
@@ -63,8 +59,8 @@ const systemClock: PaperWatchClock = {
 };
 
 export interface PaperWatchOptions {
-  printer: PrinterActor;
-  model: PrinterModel;
+  /** The printer; its profile gives the line pitch the jobs are measured with. */
+  printer: Printer;
   rollLengthMm: number;
   /** `printer.ticketLengthMm` when configured; else the running estimate is used. */
   ticketLengthMm: number | null;
@@ -92,8 +88,6 @@ export class PaperWatch {
   private readonly clock: PaperWatchClock;
   private usage: StoredUsage;
   private readonly recent: PrintedLength[] = [];
-  /** Jobs on the queue, measured only once answered: the measuring is kept off the ticket's way. */
-  private readonly measured = new Map<string, { job: Buffer; isTicket: boolean }>();
   private readonly observedSince: number;
   private paper: PaperState | null;
   private dirty = false;
@@ -105,27 +99,24 @@ export class PaperWatch {
     this.clock = opts.clock ?? systemClock;
     this.observedSince = this.clock.now();
     this.usage = loadUsage(opts.store.getState(PAPER_STATE_KEY));
-    this.paper = opts.printer.getSnapshot().context.paper;
+    this.paper = opts.printer.status().paper;
   }
 
   start(): this {
     const { printer } = this.opts;
-    const snap = printer.subscribe((s) => this.measureQueue(s.context.queue));
-    this.offs.push(() => snap.unsubscribe());
-    const results = printer.on('printResult', (e) => {
-      const job = this.measured.get(e.jobId);
-      this.measured.delete(e.jobId);
-      if (!job || e.outcome === 'refused') return;
-      this.paperUsed(estimateJobLengthMm(job.job, this.opts.model), job.isTicket);
-    });
-    this.offs.push(() => results.unsubscribe());
-    const paper = printer.on('paper', (e) => {
-      const before = this.paper;
-      this.paper = e.state;
-      if (before === 'out' && e.state === 'ok') this.rollChanged('refilled_after_out');
-      else this.check();
-    });
-    this.offs.push(() => paper.unsubscribe());
+    this.offs.push(
+      printer.onEvent((e) => {
+        // Measured once answered, and after the answer has gone its way: off the ticket's path.
+        if (e.type === 'jobAnswered' && e.outcome !== 'refused') {
+          this.clock.setTimeout(() => this.paperUsed(estimateJobLengthMm(e.bytes, printer.profile), e.isTicket), 0);
+        }
+        if (e.type !== 'paper') return;
+        const before = this.paper;
+        this.paper = e.state;
+        if (before === 'out' && e.state === 'ok') this.rollChanged('refilled_after_out');
+        else this.check();
+      }),
+    );
     this.checkTimer = this.clock.setInterval(() => this.check(), PAPER_FORECAST_CHECK_MS);
     return this;
   }
@@ -139,7 +130,7 @@ export class PaperWatch {
 
   /** A new roll is in: counting starts again (the printer's own counter too). */
   rollChanged(reason: RollChangeReason): void {
-    if (reason === 'technician') this.opts.printer.send({ type: 'ROLL_CHANGED' });
+    if (reason === 'technician') this.opts.printer.rollChanged();
     this.usage = { ...this.usage, usedMm: 0, tickets: 0, rollChangedAt: this.clock.now(), lastAnnouncedAt: null };
     this.opts.log.info({ reason }, 'paper roll changed: paper count starts again');
     this.persist([{ type: 'printer.roll_changed', data: { reason } }]);
@@ -197,14 +188,6 @@ export class PaperWatch {
   private ticketLengthMm(): number {
     if (this.opts.ticketLengthMm !== null) return this.opts.ticketLengthMm;
     return this.usage.ticketMm.n > 0 ? this.usage.ticketMm.avg : this.opts.defaultTicketLengthMm;
-  }
-
-  private measureQueue(queue: readonly PrintRequest[]): void {
-    for (const r of queue) {
-      if (this.measured.has(r.jobId)) continue;
-      if (this.measured.size >= MEASURED_JOBS_KEPT) this.measured.delete(this.measured.keys().next().value!);
-      this.measured.set(r.jobId, { job: r.job, isTicket: r.isTicket });
-    }
   }
 
   private paperUsed(mm: number, isTicket: boolean): void {

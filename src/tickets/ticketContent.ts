@@ -61,5 +61,6 @@ export function ticketContent(held: HeldTicket, service: ServiceConfig, s: Ticke
     likelyNotServedBeforeClosing: likelyNotServedBeforeClosing(held),
     offline: held.offline,
     kind: 'ticket',
+    priority: held.priority,
   };
 }

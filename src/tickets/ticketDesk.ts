@@ -12,11 +12,10 @@
  * voided like any other, and recorded as `appointment.checkin` instead of `ticket.issued`.
  */
 import { randomUUID } from 'node:crypto';
-import { createActor, fromPromise, type Actor, type Subscription } from 'xstate';
-import { encodeTicket } from '../../devices/printer/ticketLayout.js';
+import { createActor, fromPromise, type Actor } from 'xstate';
 import type { KioskConfig, ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { printerStatusView, requestPrint, type PrinterActor } from '../machines/printerMachine.js';
+import type { EncodedJob, Printer } from '../facades/printer.js';
 import {
   REPRINT_WINDOW_MS,
   ticketMachine,
@@ -70,8 +69,8 @@ export interface TicketDeskOptions {
   config: Pick<KioskConfig, 'kiosk' | 'services' | 'hours' | 'upstream' | 'printer'>;
   events: StateLog;
   central: CentralClient;
-  /** The printer machine actor; null when the kiosk has no printer (every ticket is 503). */
-  printer: PrinterActor | null;
+  /** The printer; null when the kiosk has no printer (every ticket is 503). */
+  printer: Printer | null;
   log: Logger;
   now?: () => Date;
   timings?: TicketDeskTimings;
@@ -93,7 +92,7 @@ export class TicketDesk {
    * The job of the ticket just held, encoded while the disk flushed the hold; the print
    * that follows takes it (a Buffer is not plain data, so it stays out of the machine).
    */
-  private encodedJob: { ticket: string; job: Buffer } | null = null;
+  private encodedJob: { ticket: string; job: EncodedJob } | null = null;
   /**
    * Tickets whose hold could not be flushed and whose void the outbox refused too: never
    * printed, voided again at each sweep (ticket → reason).
@@ -140,9 +139,10 @@ export class TicketDesk {
     this.actor.start();
     const printer = this.opts.printer;
     if (printer) {
-      const sub: Subscription = printer.subscribe((s) => this.notePrinter(printerStatusView(s).ready, printerStatusView(s).state));
-      this.subscriptions.push(sub);
-      this.notePrinter(printerStatusView(printer.getSnapshot()).ready, printerStatusView(printer.getSnapshot()).state);
+      const off = printer.onChange((s) => this.notePrinter(s.ready, s.state));
+      this.subscriptions.push({ unsubscribe: off });
+      const now = printer.status();
+      this.notePrinter(now.ready, now.state);
     } else this.notePrinter(false, 'absent');
     return this;
   }
@@ -256,7 +256,7 @@ export class TicketDesk {
               : central.request<unknown>('ticket.request', { service: input.service, priority: input.priority }, timeoutMs).then((r) => toCentralAnswer(r, log));
           // With the question on its way, the printer reads its status for this ticket:
           // that read overlaps central's answer instead of adding to the citizen's wait.
-          this.opts.printer?.send({ type: 'PREPARE' });
+          this.opts.printer?.prepare();
           return asked;
         }),
         holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async ({ input }) => {
@@ -349,15 +349,15 @@ export class TicketDesk {
   }
 
   /** The printer job for `held`, or null when there is no printer or its service is unknown. */
-  private encode(held: HeldTicket): Buffer | null {
-    const model = this.opts.config.printer?.type;
+  private encode(held: HeldTicket): EncodedJob | null {
+    const printer = this.opts.printer;
     const service = this.service(held.service);
     const appointment = appointmentOf(held);
-    if (!model || (!service && !appointment)) return null;
+    if (!printer || (!service && !appointment)) return null;
     const content = appointment
       ? appointmentContent(held, appointment, appointment.provisional ? undefined : service, this.settings)
       : ticketContent(held, service!, this.settings);
-    return encodeTicket(content, { type: model });
+    return printer.encode({ kind: 'ticket', content, isTicket: true });
   }
 
   private encodeAhead(held: HeldTicket): void {
@@ -396,18 +396,11 @@ export class TicketDesk {
     const printer = this.opts.printer;
     const ahead = this.encodedJob?.ticket === held.ticket ? this.encodedJob.job : null;
     this.encodedJob = null;
-    if (!printer || !this.opts.config.printer) return { confirmed: false, reason: 'no_printer' };
+    if (!printer) return { confirmed: false, reason: 'no_printer' };
     const job = ahead ?? this.encode(held);
     if (!job) return { confirmed: false, reason: 'unknown_service' };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<PrintAnswer>((resolve) => {
-      timer = setTimeout(() => resolve({ confirmed: false, reason: 'print_timeout' }), timeoutMs);
-    });
-    try {
-      return await Promise.race([requestPrint(printer, job, { cuts: 1, isTicket: true }).then((r) => ({ confirmed: r.confirmed, reason: r.reason })), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const r = await printer.print(job, { timeoutMs });
+    return { confirmed: r.confirmed, reason: r.reason };
   }
 }
 

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { dateTimeFormat } from '../timeFormat.js';
 import type { DropboxLedger } from '../machines/dropboxLedger.js';
 import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
-import { printerStatusView, type PrinterActor } from '../machines/printerMachine.js';
+import type { Printer } from '../facades/printer.js';
 import {
   LANGUAGES,
   createKioskUiMachine,
@@ -293,7 +293,7 @@ function formatBoth(when: Date, timeZone: string, now: Date): Localized {
 
 /** The real devices as the UI sees them (the composition root passes what it built). */
 export function kioskUiSources(devices: {
-  printer: PrinterActor | null;
+  printer: Printer | null;
   dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
   upstream: Pick<Upstream, 'isConnected' | 'on' | 'queues' | 'onQueues'>;
 }): KioskUiSources {
@@ -301,7 +301,7 @@ export function kioskUiSources(devices: {
   return {
     printer() {
       if (!printer) return 'absent';
-      const view = printerStatusView(printer.getSnapshot());
+      const view = printer.status();
       if (view.ready) return 'ready';
       return view.state === 'connecting' ? 'starting' : 'fault';
     },
@@ -313,10 +313,7 @@ export function kioskUiSources(devices: {
     technicianKey: () => (dropbox ? dropbox.actor.getSnapshot().context.key === 'ON' : false),
     watch(onChange) {
       const subs: Array<() => void> = [upstream.on('connected', onChange), upstream.on('disconnected', onChange), upstream.onQueues(() => onChange())];
-      if (printer) {
-        const s = printer.subscribe(() => onChange());
-        subs.push(() => s.unsubscribe());
-      }
+      if (printer) subs.push(printer.onChange(() => onChange()));
       if (dropbox) {
         const s = dropbox.actor.subscribe(() => onChange());
         subs.push(() => s.unsubscribe());

@@ -15,6 +15,8 @@ export function printerView(): PrinterDiagnosticsView {
     jobsPrinted: 42,
     ticketsSinceRollChange: 40,
     model: 'epson',
+    profile: 'tm-t20',
+    columns: 48,
     rawStatus: ['16', '12', '12', '1e'],
     counters: { jobsPrinted: 42, jobsUnconfirmed: 1, jobsRefused: 0, cuts: 43, ticketsSinceRollChange: 40, statusReads: 900, invalidStatusReplies: 0, connectionsLost: 2 },
     lastPrint: null,

@@ -234,7 +234,7 @@ function renderPrinter(p, forecast) {
     ['can print', p.ready, tone],
     ['paper', p.paper || 'unknown', p.paper === 'out' ? 'bad' : p.paper === 'near_end' ? 'warn' : 'good'],
     ['fault', p.fault || 'none', p.fault ? 'bad' : ''],
-    ['model', p.model],
+    ['model', p.profile ? `${p.profile} (${p.model}), ${p.columns} columns` : p.model],
     ['queued jobs', p.queued],
     ['last job', p.lastPrint ? `${p.lastPrint.outcome}${p.lastPrint.reason ? ` (${p.lastPrint.reason})` : ''}` : '—'],
     ['last error', p.lastError || '—'],
