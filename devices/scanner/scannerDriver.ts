@@ -10,7 +10,7 @@
  * What a valid code is belongs to the caller (`validate`, e.g. the appointment code
  * shape); codes never reach a log in full (the caller's `mask`).
  */
-import { RateLimitedLog, type Logger } from '../../src/log.js';
+import { RateLimitedLog, type Logger } from '../../kernel/log.js';
 import type { SerialTransport, SerialTransportFactory } from '../serial/transport.js';
 import { ScanLineFramer, type ScanLineEnding, type ScanRejectReason } from './protocol.js';
 

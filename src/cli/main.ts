@@ -3,7 +3,7 @@
  * which is the only place that may reach into sim/.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { isKioskError } from '../errors.js';
+import { isKioskError } from '../../kernel/errors.js';
 import { VERSION } from '../version.js';
 
 export interface SimCommandOptions {

@@ -1,6 +1,6 @@
 /** `kiosk run --config FILE`: load, validate, start, and stop cleanly on SIGTERM/SIGINT. */
 import { loadConfigFile } from '../config/load.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../kernel/log.js';
 import { startController } from '../main.js';
 
 export async function runFromConfigFile(file: string): Promise<void> {
