@@ -10,20 +10,14 @@ export const ErrorCode = {
   ConfigInvalid: 102,
   // 2xx serial ports and the drop-box board
   SerialOpenFailed: 200,
-  SerialClosed: 201,
   SerialWriteFailed: 202,
-  BoardCommandRejected: 210,
-  BoardCommandTimeout: 211,
   /** The caller asked the board protocol module for a frame, seq or limit protocol v1 cannot carry (a bug). */
   BoardProtocolMisuse: 212,
   // 3xx printer
-  PrinterOffline: 300,
-  PrinterNotReady: 301,
-  PrinterJobUnconfirmed: 302,
   PrinterInterfaceInvalid: 303,
   PrinterConnectFailed: 304,
   PrinterWriteFailed: 305,
-  // 4xx upstream (outbox, MQTT, central)
+  // 4xx upstream (outbox, MQTT, central) and the data folder
   OutboxFull: 400,
   OutboxWriteFailed: 401,
   /** The outbox database is not a readable SQLite file (or was written by a newer version): never reset silently. */
@@ -32,19 +26,53 @@ export const ErrorCode = {
   DataDirInUse: 403,
   /** The data folder cannot be created, written or locked. */
   DataDirUnusable: 404,
-  UpstreamNotConnected: 410,
-  CentralTimeout: 411,
-  CentralRejected: 412,
   // 5xx local HTTP
   HttpBadRequest: 500,
-  HttpUnauthorized: 501,
+  /** The HTTP port is taken, or the address cannot be bound. */
+  HttpListenFailed: 502,
   /** `kiosk diag`: wrong PIN, lockout, diagnostics disabled, or the session refused. */
   DiagLoginRefused: 510,
   /** `kiosk diag`: nothing answers at --url. */
   DiagControllerUnreachable: 511,
   /** `kiosk diag`: the controller answered an error (message says which). */
   DiagRequestFailed: 512,
+  // 6xx a part of the controller failed to start (the message names it)
+  StartFailed: 600,
 } as const;
+
+/**
+ * Device faults, as `device.fault {device, code}` carries them (CONTRACT §5): the wire code
+ * and its number, grouped by device in the same areas as ErrorCode (22x drop-box board,
+ * 26x scanner, 32x printer, 42x upstream). The device is the code's prefix.
+ */
+export const DeviceFault = {
+  'dropbox.offline': 220,
+  'dropbox.frames_lost': 221,
+  'dropbox.count_regressed': 222,
+  'dropbox.protocol_version': 223,
+  'dropbox.board_error': 224,
+  'dropbox.command_unacked': 225,
+  'scanner.disconnected': 260,
+  'printer.disconnected': 320,
+  'printer.offline': 321,
+  'printer.error': 322,
+  'printer.cover_open': 323,
+  'printer.paper_out': 324,
+  'upstream.disconnected': 420,
+} as const;
+
+export type DeviceFaultCode = keyof typeof DeviceFault;
+/** The devices `device.fault` names (CONTRACT §5). */
+export type FaultDevice = 'printer' | 'dropbox' | 'scanner' | 'upstream' | 'speech';
+
+/** The device a fault code belongs to: its prefix. */
+export function faultDevice(code: DeviceFaultCode): FaultDevice {
+  return code.slice(0, code.indexOf('.')) as FaultDevice;
+}
+
+export function isDeviceFaultCode(code: string): code is DeviceFaultCode {
+  return Object.hasOwn(DeviceFault, code);
+}
 
 export type ErrorCodeName = keyof typeof ErrorCode;
 export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];

@@ -178,7 +178,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
       log: scanLog,
       ...(options.scannerBackoff ? { backoff: options.scannerBackoff } : {}),
     });
-    stopScannerEvents = recordScannerEvents(scanner, (e) => outbox.append([e]), scanLog);
+    stopScannerEvents = recordScannerEvents(scanner, outbox, scanLog);
     scanner.start();
   }
 

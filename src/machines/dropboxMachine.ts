@@ -17,6 +17,7 @@ import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/bo
 import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
+import { faultEvent, recoveredEvent } from '../upstream/deviceFaults.js';
 import type { NewEvent } from '../upstream/events.js';
 import {
   BOARD_COMMAND_ACK_MS,
@@ -156,13 +157,13 @@ export function createDropboxMachine(deps: DropboxDeps) {
         const lost = seqFramesLost(context.lastSeq, f);
         if (lost > 0) {
           const expected = nextSeq(context.lastSeq ?? 0);
-          record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.frames_lost', detail: `${lost} frame(s) lost: expected seq ${expected}, got ${f.seq}` } }]);
+          record([faultEvent('dropbox.frames_lost', `${lost} frame(s) lost: expected seq ${expected}, got ${f.seq}`)]);
         }
         switch (f.type) {
           case 'HELLO':
             log.info({ box, firmware: f.firmware, boardId: f.boardId, version: f.version }, 'drop-box board said hello');
             if (f.version !== 1) {
-              record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.protocol_version', detail: `board speaks protocol ${f.version}, controller speaks 1` } }]);
+              record([faultEvent('dropbox.protocol_version', `board speaks protocol ${f.version}, controller speaks 1`)]);
             }
             break;
           case 'HB':
@@ -180,7 +181,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
             if (f.state !== context.key) record([{ type: 'dropbox.key', data: { box, state: f.state === 'ON' ? 'on' : 'off' } }]);
             break;
           case 'ERR':
-            record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.board_error', detail: f.text ? `${f.code}: ${f.text}` : f.code } }]);
+            record([faultEvent('dropbox.board_error', f.text ? `${f.code}: ${f.text}` : f.code)]);
             break;
           default:
             break;
@@ -216,11 +217,11 @@ export function createDropboxMachine(deps: DropboxDeps) {
       }),
       emitSlot: emit(({ event }) => ({ type: 'slot' as const, occupied: frameIs(event, 'SLOT') ? event.frame.occupied : false })),
       recordOffline: ({ context }) => {
-        record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.offline', detail: context.lastPortError ? `no frame for ${BOARD_SILENCE_MS / 1000} s; port: ${context.lastPortError}` : `no frame for ${BOARD_SILENCE_MS / 1000} s` } }]);
+        record([faultEvent('dropbox.offline', context.lastPortError ? `no frame for ${BOARD_SILENCE_MS / 1000} s; port: ${context.lastPortError}` : `no frame for ${BOARD_SILENCE_MS / 1000} s`)]);
         log.warn({ box }, 'drop-box board offline');
       },
       recordRecovered: () => {
-        record([{ type: 'device.recovered', data: { device: 'dropbox', code: 'dropbox.offline' } }]);
+        record([recoveredEvent('dropbox.offline')]);
         log.info({ box }, 'drop-box board back online');
       },
       recordAuthorisedOpen: () => {
@@ -297,7 +298,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
       giveUpCommand: assign(({ context }) => {
         const cmd = context.inFlight?.command;
         if (cmd) {
-          record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.command_unacked', detail: `${cmd.type} not acknowledged after ${BOARD_COMMAND_MAX_ATTEMPTS} attempts` } }]);
+          record([faultEvent('dropbox.command_unacked', `${cmd.type} not acknowledged after ${BOARD_COMMAND_MAX_ATTEMPTS} attempts`)]);
         }
         return { inFlight: null };
       }),

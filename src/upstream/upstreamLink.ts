@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { RateLimitedLog, type Logger } from '../log.js';
+import { eventRecorder, faultEvent, recoveredEvent } from './deviceFaults.js';
 import type { NewEvent } from './events.js';
 import type { OutboxRow, OutboxStore } from './outbox.js';
 import { withTimeout } from '../withTimeout.js';
@@ -374,7 +375,7 @@ export class UpstreamLink {
     client.publish(this.topics.status, online, { qos: 1, retain: true }, (err) => err && this.noteError(err, 'online status refused'));
 
     if (this.faultRaised) {
-      this.appendUpstreamEvent({ type: 'device.recovered', data: { device: 'upstream', code: 'upstream.disconnected' } });
+      this.appendUpstreamEvent(recoveredEvent('upstream.disconnected'));
       this.faultRaised = false;
     }
     this.resetPublishing();
@@ -424,19 +425,15 @@ export class UpstreamLink {
       this.faultTimer = null;
       if (this.connected || !this.running) return;
       const detail = `no connection to the broker for ${Math.round(this.faultAfterMs / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`;
-      this.faultRaised = this.appendUpstreamEvent({ type: 'device.fault', data: { device: 'upstream', code: 'upstream.disconnected', detail } });
+      this.faultRaised = this.appendUpstreamEvent(faultEvent('upstream.disconnected', detail));
     }, this.faultAfterMs);
   }
 
   private appendUpstreamEvent(event: NewEvent): boolean {
-    try {
-      this.opts.outbox.append([event]);
-      return true;
-    } catch (e) {
-      this.log.error({ err: describe(e), event: event.type }, 'upstream event could not be stored in the outbox');
-      return false;
-    }
+    this.recordEvents ??= eventRecorder(this.opts.outbox, this.log, 'upstream events');
+    return this.recordEvents([event]);
   }
+  private recordEvents: ReturnType<typeof eventRecorder> | null = null;
 
   // ---- publishing events ----
 
