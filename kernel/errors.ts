@@ -11,6 +11,8 @@ export const ErrorCode = {
   // 2xx serial ports and the drop-box board
   SerialOpenFailed: 200,
   SerialWriteFailed: 202,
+  /** A configured device path exists but is not a device (e.g. a directory). */
+  DevicePathInvalid: 203,
   /** The caller asked the board protocol module for a frame, seq or limit protocol v1 cannot carry (a bug). */
   BoardProtocolMisuse: 212,
   // 3xx printer
