@@ -314,7 +314,7 @@ async function listen(http: HttpServer, where: KioskConfig['http']): Promise<{ u
     return await http.listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the port is taken (another controller or program uses it)' : code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : (err as Error).message;
+    const why = code === 'EADDRINUSE' ? 'the port is taken (EADDRINUSE: another controller or program uses it)' : code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : (err as Error).message;
     throw new KioskError(ErrorCode.HttpListenFailed, `The HTTP API cannot listen on ${where.host}:${where.port}: ${why}. Set http.port (or http.host) in the config, or stop the other program.`, { host: where.host, port: where.port, code }, { cause: err });
   }
 }

@@ -113,7 +113,9 @@ export async function runCli(argv: string[], hooks: CliHooks = {}): Promise<numb
       console.error(err.message);
       return EXIT_USAGE;
     }
-    console.error(`kiosk: ${err instanceof Error ? err.message : String(err)}`);
+    // A KioskError's message says what failed and what to do; its code names it for support.
+    if (isKioskError(err)) console.error(`kiosk: ${err.message} (error ${err.code}, ${err.codeName})`);
+    else console.error(`kiosk: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT_FAILURE;
   }
 }
