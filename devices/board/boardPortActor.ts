@@ -14,7 +14,8 @@ export type BoardPortEvent =
   | { type: 'PORT.OPENED' }
   | { type: 'PORT.OPEN_FAILED'; message: string }
   | { type: 'PORT.CLOSED'; message: string }
-  | { type: 'BOARD.FRAME'; frame: BoardFrame; raw: string }
+  /** `at`: when the line arrived (ms, the port's clock), so the machine's assigns read no clock. */
+  | { type: 'BOARD.FRAME'; frame: BoardFrame; raw: string; at: number }
   | { type: 'BOARD.MALFORMED'; reason: MalformedReason; detail: string; raw: string };
 
 /** What the machine asks of the port actor. */
@@ -40,10 +41,13 @@ export interface BoardPortOptions {
    * fsync (group commit) and nothing is announced before that commit.
    */
   batch?: <T>(fn: () => T) => T;
+  /** Wall time in ms for each frame's `at`; Date.now unless the composition root says. */
+  now?: () => number;
 }
 
 export function createBoardPortLogic(openPort: SerialTransportFactory, options: BoardPortOptions = {}) {
   const batch = options.batch ?? (<T>(fn: () => T): T => fn());
+  const now = options.now ?? Date.now;
   return fromCallback<BoardPortCommand, BoardPortInput>(({ input, sendBack, receive }) => {
     let port: SerialTransport | null = null;
     let stopped = false;
@@ -52,15 +56,16 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
     const onChunk = (chunk: Buffer): void => {
       const items = framer.push(chunk);
       if (items.length === 0) return;
+      const at = now();
       // sendBack is handled synchronously by the idle parent, so all of it lands in the batch.
       try {
-        batch(() => deliver(items));
+        batch(() => deliver(items, at));
       } catch {
         // The commit itself failed (disk gone): durable counts rolled back with it, so
         // the next heartbeat reconciles the deposits; the outbox has logged the cause.
       }
     };
-    const deliver = (items: ReturnType<LineFramer['push']>): void => {
+    const deliver = (items: ReturnType<LineFramer['push']>, at: number): void => {
       for (const item of items) {
         if (!item.ok) {
           sendBack({ type: 'BOARD.MALFORMED', reason: 'too_long', detail: `${item.bytes} bytes without a line end`, raw: '' });
@@ -68,7 +73,7 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
         }
         const raw = printable(item.line);
         const parsed = parseFrame(item.line);
-        if (parsed.ok) sendBack({ type: 'BOARD.FRAME', frame: parsed.frame, raw });
+        if (parsed.ok) sendBack({ type: 'BOARD.FRAME', frame: parsed.frame, raw, at });
         else sendBack({ type: 'BOARD.MALFORMED', reason: parsed.reason, detail: parsed.detail, raw });
       }
     };

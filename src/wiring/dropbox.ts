@@ -32,7 +32,7 @@ export function startDropbox(config: DropboxConfig, deps: DropboxDeps): { facade
     ledger,
     log,
     now: () => deps.clock.now(),
-    boardPort: createBoardPortLogic(deps.openSerial, { batch: (fn) => outbox.transaction(fn) }),
+    boardPort: createBoardPortLogic(deps.openSerial, { batch: (fn) => outbox.transaction(fn), now: () => deps.clock.now() }),
   });
   const actor = createActor(machine, { clock: deps.clock, input: { box: config.id, path: config.port, baudRate: config.baudRate } });
   actor.subscribe({ error: (err) => log.fatal({ err: (err as Error).message }, 'drop-box machine stopped on an error') });
