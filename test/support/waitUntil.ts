@@ -18,6 +18,8 @@ export async function waitUntil<T>(
     const value = await probe();
     if (value) return value as Exclude<T, false | null | undefined | 0 | ''>;
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? WAIT_UNTIL_POLL_MS));
+    const pollMs = opts.pollMs ?? WAIT_UNTIL_POLL_MS;
+    // 0: once per event-loop turn, for tests whose setTimeout is faked.
+    await new Promise((r) => (pollMs === 0 ? setImmediate(r) : setTimeout(r, pollMs)));
   }
 }
