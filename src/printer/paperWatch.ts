@@ -14,6 +14,7 @@
  * most a minute of counting. The issue rate is kept in memory only; after a restart the
  * forecast waits until enough is seen again.
  */
+import { every, systemClock, type Clock } from '../../kernel/clock.js';
 import type { PrinterModel } from '../../devices/printer/ticketLayout.js';
 import type { Logger } from '../log.js';
 import type { PaperState, PrintRequest, PrinterActor } from '../machines/printerMachine.js';
@@ -46,22 +47,6 @@ interface StoredUsage {
   ticketMm: { avg: number; n: number };
 }
 
-export interface PaperWatchClock {
-  now(): number;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: PaperWatchClock = {
-  now: () => Date.now(),
-  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 export interface PaperWatchOptions {
   printer: PrinterActor;
   model: PrinterModel;
@@ -73,7 +58,7 @@ export interface PaperWatchOptions {
   timeZone: string;
   store: Pick<EventLog, 'append' | 'getState'>;
   log: Logger;
-  clock?: PaperWatchClock;
+  clock?: Clock;
 }
 
 export type RollChangeReason = 'technician' | 'refilled_after_out';
@@ -89,7 +74,7 @@ export interface PaperForecastView extends PaperForecast {
 }
 
 export class PaperWatch {
-  private readonly clock: PaperWatchClock;
+  private readonly clock: Clock;
   private usage: StoredUsage;
   private readonly recent: PrintedLength[] = [];
   /** Jobs on the queue, measured only once answered: the measuring is kept off the ticket's way. */
@@ -98,7 +83,7 @@ export class PaperWatch {
   private paper: PaperState | null;
   private dirty = false;
   private saveTimer: unknown = null;
-  private checkTimer: unknown = null;
+  private stopChecks: (() => void) | null = null;
   private readonly offs: Array<() => void> = [];
 
   constructor(private readonly opts: PaperWatchOptions) {
@@ -126,14 +111,14 @@ export class PaperWatch {
       else this.check();
     });
     this.offs.push(() => paper.unsubscribe());
-    this.checkTimer = this.clock.setInterval(() => this.check(), PAPER_FORECAST_CHECK_MS);
+    this.stopChecks = every(this.clock, PAPER_FORECAST_CHECK_MS, () => this.check());
     return this;
   }
 
   stop(): void {
     for (const off of this.offs.splice(0)) off();
-    if (this.checkTimer !== null) this.clock.clearInterval(this.checkTimer);
-    this.checkTimer = null;
+    this.stopChecks?.();
+    this.stopChecks = null;
     this.save();
   }
 
