@@ -17,7 +17,14 @@ export interface LogRing extends Writable {
 export interface LogRingOptions {
   /** Every chunk is also written here unchanged (e.g. process.stdout). */
   forwardTo?: NodeJS.WritableStream;
+  /**
+   * Only lines at this pino level or above are passed on (all are kept in the ring), so
+   * the terminal of `kiosk sim` can stay at warnings while the technician's tail keeps info.
+   */
+  forwardMinLevel?: number;
 }
+
+const LEVEL_FIELD = /"level":(\d+)/;
 
 class LogRingStream extends Writable implements LogRing {
   private readonly ring: string[] = [];
@@ -26,6 +33,7 @@ class LogRingStream extends Writable implements LogRing {
   constructor(
     readonly size: number,
     private readonly forwardTo: NodeJS.WritableStream | undefined,
+    private readonly forwardMinLevel: number,
   ) {
     super({ decodeStrings: false });
   }
@@ -35,8 +43,8 @@ class LogRingStream extends Writable implements LogRing {
   }
 
   override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.forwardTo?.write(chunk);
     const text = this.carry + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    if (this.forwardTo && (this.forwardMinLevel <= 0 || Number(LEVEL_FIELD.exec(text)?.[1] ?? Infinity) >= this.forwardMinLevel)) this.forwardTo.write(chunk);
     const parts = text.split('\n');
     // pino writes whole lines; a partial one waits for the rest.
     this.carry = (parts.pop() ?? '').slice(0, LOG_RING_MAX_LINE_CHARS);
@@ -52,5 +60,5 @@ class LogRingStream extends Writable implements LogRing {
 
 export function createLogRing(size: number, options: LogRingOptions = {}): LogRing {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`a log ring needs a positive size, not ${size}`);
-  return new LogRingStream(size, options.forwardTo);
+  return new LogRingStream(size, options.forwardTo, options.forwardMinLevel ?? 0);
 }

@@ -15,6 +15,7 @@ import type { ScannerDriver } from '../devices/scanner/scannerDriver.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { ErrorCode, KioskError } from '../kernel/errors.js';
+import { pino } from 'pino';
 import { createLogger, type Logger } from '../kernel/log.js';
 import { createLogRing, type LogRing } from '../kernel/logRing.js';
 import { encodeTestPage } from '../devices/printer/ticketLayout.js';
@@ -50,7 +51,10 @@ import { startOutbox, startUpstream } from './wiring/upstream.js';
 export { OUTBOX_FILE } from './wiring/upstream.js';
 
 export interface ControllerOptions {
-  /** Log level; KIOSK_LOG_LEVEL or 'info' when absent. */
+  /**
+   * Level of the lines written to `logTo`; KIOSK_LOG_LEVEL or 'info' when absent. The
+   * diagnostics ring keeps info and above whatever this says (debug too, when asked).
+   */
   logLevel?: string;
   /** Where log lines go besides the diagnostics ring: stdout when absent, nowhere when null. */
   logTo?: NodeJS.WritableStream | null;
@@ -112,8 +116,11 @@ const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
 
 export async function startController(config: KioskConfig, options: ControllerOptions = {}): Promise<Controller> {
   // The last log lines, already redacted, for the technician's diagnostics screen.
-  const logs = createLogRing(LOG_RING_LINES, options.logTo === null ? {} : { forwardTo: options.logTo ?? process.stdout });
-  const log = createLogger({ destination: logs, ...(options.logLevel ? { level: options.logLevel } : {}) });
+  const outLevel = options.logLevel ?? process.env.KIOSK_LOG_LEVEL ?? 'info';
+  const outLevelValue = outLevel === 'silent' ? Infinity : (pino.levels.values[outLevel] ?? pino.levels.values.info!);
+  const logs = createLogRing(LOG_RING_LINES, options.logTo === null ? {} : { forwardTo: options.logTo ?? process.stdout, forwardMinLevel: outLevelValue });
+  // The ring keeps info and above even when the terminal shows only warnings.
+  const log = createLogger({ destination: logs, level: outLevelValue < pino.levels.values.info! ? outLevel : 'info' });
   const openSerial = options.openSerial ?? openSerialPort;
   const clock = options.clock ?? systemClock;
   const deviceClock = options.deviceClock ?? systemClock;

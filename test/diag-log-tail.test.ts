@@ -2,15 +2,18 @@
  * The technician's log tail under `kiosk run` (issue #9: it was always empty, because the
  * CLI passed its own logger and the ring was wired only without one). The real CLI in a
  * child process: GET /api/diag/logs shows the controller's recent lines, newest last,
- * and the same lines still go to standard output for the journal.
+ * and the same lines still go to standard output for the journal. And in-process: a
+ * quieter terminal (kiosk sim's warn) does not thin the technician's tail.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPin } from '../src/http/pin.js';
 import { freePort, writeRunConfig } from './support/cliRun.js';
+import { startKiosk, stopKiosks } from './support/kioskHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { waitUntil } from './support/waitUntil.js';
 
@@ -22,6 +25,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'diag-log-tail-'));
   broker = await startMosquitto();
 });
+afterEach(stopKiosks);
 afterAll(async () => {
   await broker.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -57,5 +61,21 @@ describe('the diagnostics log tail under kiosk run', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+
+  it('keeps info lines for the technician while the terminal shows only warnings (kiosk sim runs at warn)', async () => {
+    let terminal = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        terminal += chunk.toString();
+        cb();
+      },
+    });
+    const kiosk = await startKiosk({ brokerUrl: broker.url, printer: false, options: { logLevel: 'warn', logTo: sink } });
+    const messages = kiosk.controller.logs.lines().map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toContain('kiosk controller started');
+    expect(terminal).not.toContain('kiosk controller started');
+    kiosk.controller.log.warn('a warning for the terminal');
+    expect(terminal).toContain('a warning for the terminal');
   });
 });
