@@ -25,6 +25,14 @@ export default tseslint.config(
     },
   },
   {
+    // The kernel and the drivers stand below the controller: they never import src/ (issue #9).
+    files: ['kernel/**/*.ts', 'devices/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/sim/**', '**/test/**', '**/src/**'], message: 'kernel/ and devices/ never import src/, sim/ or test/' }] }],
+      'no-console': 'error',
+    },
+  },
+  {
     files: ['src/cli/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

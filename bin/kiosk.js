@@ -12,6 +12,6 @@ const code = await runCli(process.argv, {
     await runKioskSim(opts);
   },
 });
-// Exit with the command's code even if something still holds the event loop: a controller
-// that failed half-way through starting (say, its HTTP port taken) must not linger.
-process.exit(code);
+// The process ends when nothing is left running: a controller that failed half-way through
+// starting has already stopped every part it started (src/lifecycle.ts).
+process.exitCode = code;

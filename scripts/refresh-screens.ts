@@ -14,9 +14,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.js';
-import { silentLogger } from '../src/log.js';
 import { startController, type Controller } from '../src/main.js';
-import { dropboxStatusView } from '../src/machines/dropboxMachine.js';
 import type { Language, UiScreen } from '../src/machines/kioskUiMachine.js';
 import { SIM_SERVICES, startKioskSim, type KioskSim } from '../sim/kioskSim.js';
 
@@ -108,7 +106,7 @@ export async function startClosedKiosk(brokerUrl: string): Promise<{ controller:
     join(dataDir, 'closed-config.json'),
   );
   // Saturday 28 November 2026, 10:00 in Lisbon.
-  const controller = await startController(config, { log: silentLogger(), now: () => new Date('2026-11-28T10:00:00Z') });
+  const controller = await startController(config, { logTo: null, now: () => new Date('2026-11-28T10:00:00Z') });
   return {
     controller,
     async stop() {
@@ -249,7 +247,7 @@ async function waitForDropboxFill(sim: KioskSim, level: 'full' | 'ok'): Promise<
   const deadline = Date.now() + SCREEN_WAIT_MS;
   for (;;) {
     const box = sim.controller.dropbox;
-    const view = box ? dropboxStatusView(box.actor.getSnapshot(), box.ledger) : null;
+    const view = box ? box.status() : null;
     if (view?.fillLevel === level) return;
     if (Date.now() > deadline) throw new Error(`drop box fill did not become ${level}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -16,7 +16,6 @@ import { createInterface } from 'node:readline';
 import type { SimCommandOptions } from '../src/cli/main.js';
 import { parseConfig } from '../src/config/load.js';
 import type { KioskConfig } from '../src/config/schema.js';
-import { createLogger } from '../src/log.js';
 import { startController, type Controller } from '../src/main.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
@@ -100,7 +99,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
       join(dataDir, 'sim-config.json'),
     );
     const controller = await startController(config, {
-      log: createLogger({ level: opts.logLevel ?? process.env.KIOSK_LOG_LEVEL ?? 'warn' }),
+      logLevel: opts.logLevel ?? process.env.KIOSK_LOG_LEVEL ?? 'warn',
     });
     stops.push(() => controller.stop('sim stopped'));
 
@@ -197,7 +196,7 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
           setTimeout(() => board.sim.closeDoor(), 2000);
           break;
         case 'u':
-          controller.dropbox?.actor.send({ type: 'DROPBOX.UNLOCK', ms: 30_000 });
+          controller.dropbox?.unlock(30_000);
           setTimeout(() => board.sim.openDoor(), 500);
           setTimeout(() => board.sim.closeDoor(), 3000);
           break;

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCode, KioskError } from './errors.js';
+import { ErrorCode, KioskError } from '../kernel/errors.js';
 
 export const DATA_DIR_LOCK_FILE = 'controller.lock';
 

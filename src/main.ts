@@ -2,45 +2,61 @@
  * The composition root: the only place real devices, the outbox and the upstream link
  * are built and wired together. `kiosk run` and `kiosk sim` both start the controller
  * through `startController`; tests do too, with the devices they simulate.
+ *
+ * Each device is started by its wiring module (src/wiring/<device>.ts), which gets its
+ * own slice of the config and returns its façade and its stop. Every part started goes on
+ * one stack (Lifecycle): a start that fails half-way stops what already started, newest
+ * first, and throws one KioskError naming what failed. The root owns the logger and the
+ * ring of recent lines behind GET /api/diag/logs, whoever starts it.
  */
-import { join } from 'node:path';
-import { createActor, type Actor } from 'xstate';
-import { createBoardPortLogic } from '../devices/board/boardPortActor.js';
-import { createPrinterTransportFactory, type PrinterTransportFactory } from '../devices/printer/printerTransport.js';
+import type { PrinterTransportFactory } from '../devices/printer/printerTransport.js';
 import { openSerialPort } from '../devices/serial/serialPortTransport.js';
 import type { SerialTransportFactory } from '../devices/serial/transport.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import { ErrorCode, KioskError } from '../kernel/errors.js';
+import { pino } from 'pino';
+import { createLogger, type Logger } from '../kernel/log.js';
+import { createLogRing, type LogRing } from '../kernel/logRing.js';
 import type { KioskConfig } from './config/schema.js';
-import { HttpServer } from './http/server.js';
+import { lockDataDir } from './dataDirLock.js';
+import { CollectionDesk, collectionStatus } from './dropbox/collectionSlip.js';
+import { DepositDesk } from './dropbox/depositDesk.js';
+import type { Dropbox } from './facades/dropbox.js';
+import { registerDiagPageRoutes } from './http/diagPageRoutes.js';
+import { registerDiagRoutes, trackOutboxForDiagnostics } from './http/diagRoutes.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
-import { registerTicketRoutes } from './http/ticketRoutes.js';
 import { registerKioskRoutes } from './http/kioskRoutes.js';
+import { HttpServer } from './http/server.js';
+import { registerTicketRoutes } from './http/ticketRoutes.js';
 import { registerUiRoutes } from './http/uiRoutes.js';
+import { Lifecycle } from './lifecycle.js';
 import type { UiTimings } from './machines/kioskUiMachine.js';
+import type { PrintDocument, Printer } from './facades/printer.js';
+import type { Scanner } from './facades/scanner.js';
+import type { Upstream } from './facades/upstream.js';
+import { typicalTicketLengthMm } from './printer/paperForecast.js';
+import { PaperWatch } from './printer/paperWatch.js';
+import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
+import { watchDeposits } from './ui/depositFeed.js';
 import { createHttpUiBackend } from './ui/httpBackend.js';
 import { KioskUi, kioskUiSources } from './ui/kioskUi.js';
-import { DepositDesk, type DepositClock } from './dropbox/depositDesk.js';
-import { codeHint, isAppointmentCode, normalizeAppointmentCode } from './tickets/appointments.js';
-import { recordScannerEvents } from './tickets/scanFeed.js';
-import { registerDiagRoutes, trackOutboxForDiagnostics } from './http/diagRoutes.js';
-import { registerDiagPageRoutes } from './http/diagPageRoutes.js';
-import { CollectionDesk, collectionStatus } from './dropbox/collectionSlip.js';
-import { PaperWatch } from './printer/paperWatch.js';
-import { typicalTicketLengthMm } from './printer/paperForecast.js';
-import { createLogRing } from './http/logRing.js';
-import { startPrinter, type PrintDocument, type Printer } from './facades/printer.js';
-import { lockDataDir } from './dataDirLock.js';
-import { createLogger, type Logger } from './log.js';
-import { DropboxLedger } from './machines/dropboxLedger.js';
-import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
-import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
-import type { NewEvent } from './upstream/events.js';
-import { OutboxStore } from './upstream/outbox.js';
+import type { OutboxStore } from './upstream/outbox.js';
 import { VERSION } from './version.js';
-import { startScanner, type Scanner } from './facades/scanner.js';
-import { Upstream } from './facades/upstream.js';
+import { startDropbox } from './wiring/dropbox.js';
+import { startPrinter } from './wiring/printer.js';
+import { startScanner } from './wiring/scanner.js';
+import { startOutbox, startUpstream } from './wiring/upstream.js';
+
+export { OUTBOX_FILE } from './wiring/upstream.js';
 
 export interface ControllerOptions {
-  log?: Logger;
+  /**
+   * Level of the lines written to `logTo`; KIOSK_LOG_LEVEL or 'info' when absent. The
+   * diagnostics ring keeps info and above whatever this says (debug too, when asked).
+   */
+  logLevel?: string;
+  /** Where log lines go besides the diagnostics ring: stdout when absent, nowhere when null. */
+  logTo?: NodeJS.WritableStream | null;
   /** The serial seam; the real serialport unless a test or the simulator says otherwise. */
   openSerial?: SerialTransportFactory;
   /** Upstream reconnect backoff (tests shorten it). */
@@ -49,10 +65,18 @@ export interface ControllerOptions {
   openPrinter?: PrinterTransportFactory;
   /** The clock for opening hours and printed times (tests pin it). */
   now?: () => Date;
+  /**
+   * The clock of the citizen flows (the deposit machine); a SimulatedClock in tests. The
+   * device links keep real time (`deviceClock`): a board heartbeats in real time, and
+   * simulated minutes without its frames would be a real silence.
+   */
+  clock?: Clock;
+  /** The clock of the device machines (drop box); the system clock unless a test drives it. */
+  deviceClock?: Clock;
   /** Reprint sweep and window (tests shorten them). */
   ticketTimings?: TicketDeskTimings;
-  /** The deposit desk's clock and drop timeout (tests drive them). */
-  deposits?: { clock?: DepositClock; dropTimeoutMs?: number };
+  /** The deposit flow's drop timeout (tests shorten it). */
+  deposits?: { dropTimeoutMs?: number };
   /** Scanner reopen backoff (tests shorten it). */
   scannerBackoff?: { initialMs: number; maxMs: number };
   /** The touch UI's idle and result delays (tests shorten them). */
@@ -64,7 +88,8 @@ export interface Controller {
   readonly url: string;
   readonly outbox: OutboxStore;
   readonly upstream: Upstream;
-  readonly dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  /** The drop box, when configured. */
+  readonly dropbox: Dropbox | null;
   readonly printer: Printer | null;
   readonly tickets: TicketDesk | null;
   /** The serial scanner, when configured: `onScan` offers each code to the UI. */
@@ -77,246 +102,230 @@ export interface Controller {
   readonly paper: PaperWatch | null;
   /** The citizen touch UI's flow (its page is served at `/`). */
   readonly ui: KioskUi;
+  /** The controller's logger (the CLI logs its own lines through it). */
+  readonly log: Logger;
+  /** The controller's recent log lines (what GET /api/diag/logs shows). */
+  readonly logs: LogRing;
   stop(reason?: string): Promise<void>;
 }
 
-export const OUTBOX_FILE = 'outbox.sqlite';
 /** Log lines kept for GET /api/diag/logs. */
-const LOG_RING_LINES = 500;
+export const LOG_RING_LINES = 500;
+const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
 
 export async function startController(config: KioskConfig, options: ControllerOptions = {}): Promise<Controller> {
   // The last log lines, already redacted, for the technician's diagnostics screen.
-  const logRing = createLogRing(LOG_RING_LINES, { forwardTo: process.stdout });
-  const log = options.log ?? createLogger({ destination: logRing });
+  const outLevel = options.logLevel ?? process.env.KIOSK_LOG_LEVEL ?? 'info';
+  const outLevelValue = outLevel === 'silent' ? Infinity : (pino.levels.values[outLevel] ?? pino.levels.values.info!);
+  const logs = createLogRing(LOG_RING_LINES, options.logTo === null ? {} : { forwardTo: options.logTo ?? process.stdout, forwardMinLevel: outLevelValue });
+  // The ring keeps info and above even when the terminal shows only warnings.
+  const log = createLogger({ destination: logs, level: outLevelValue < pino.levels.values.info! ? outLevel : 'info' });
   const openSerial = options.openSerial ?? openSerialPort;
+  const clock = options.clock ?? systemClock;
+  const deviceClock = options.deviceClock ?? systemClock;
+  const timeZone = config.hours?.timezone ?? DEFAULT_TIME_ZONE;
+  const { kiosk } = config;
+  const life = new Lifecycle(log);
 
-  // One controller per data folder: a second one would reuse seq and ticket numbers.
-  const dataDirLock = lockDataDir(config.dataDir);
-  let outbox: OutboxStore;
   try {
-    outbox = OutboxStore.open({
-      file: join(config.dataDir, OUTBOX_FILE),
-      kiosk: config.kiosk.id,
-      site: config.kiosk.site,
-      maxBytes: Math.round(config.upstream.outboxMaxMb * 1024 * 1024),
-      log: log.child({ part: 'outbox' }),
-    });
-  } catch (e) {
-    dataDirLock.release();
-    throw e;
-  }
-  outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
+    // One controller per data folder: a second one would reuse seq and ticket numbers.
+    const dataDirLock = lockDataDir(config.dataDir);
+    life.onStop('data folder lock', () => dataDirLock.release());
 
-  const upstream = new Upstream({
-    url: config.upstream.url,
-    prefix: config.upstream.prefix,
-    site: config.kiosk.site,
-    kiosk: config.kiosk.id,
-    username: config.upstream.username,
-    password: config.upstream.password,
-    outbox,
-    log: log.child({ part: 'upstream' }),
-    version: VERSION,
-    ...(options.upstreamBackoff ? { backoff: options.upstreamBackoff } : {}),
-  });
-  upstream.start();
+    const outboxPart = await life.start('outbox', () => startOutbox({ dataDir: config.dataDir, kiosk, outboxMaxMb: config.upstream.outboxMaxMb }, { log: log.child({ part: 'outbox' }) }));
+    life.onStop('outbox', outboxPart.stop);
+    const outbox = outboxPart.facade;
+    outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
-  let dropbox: Controller['dropbox'] = null;
-  if (config.dropbox) {
-    const boxLog = log.child({ part: 'dropbox' });
-    const ledger = new DropboxLedger(outbox, config.dropbox.id, boxLog);
-    const machine = createDropboxMachine({ ledger, log: boxLog, now: Date.now, boardPort: createBoardPortLogic(openSerial, { batch: (fn) => outbox.transaction(fn) }) });
-    const actor = createActor(machine, { input: { box: config.dropbox.id, path: config.dropbox.port, baudRate: config.dropbox.baudRate } });
-    actor.subscribe({ error: (err) => boxLog.fatal({ err: (err as Error).message }, 'drop-box machine stopped on an error') });
-    actor.start();
-    dropbox = { actor, ledger };
-  }
+    const upstreamPart = await life.start('upstream link', () =>
+      startUpstream(config.upstream, kiosk, { outbox, log: log.child({ part: 'upstream' }), ...(options.upstreamBackoff ? { backoff: options.upstreamBackoff } : {}) }),
+    );
+    life.onStop('upstream link', upstreamPart.stop);
+    const upstream = upstreamPart.facade;
 
-  let printer: Printer | null = null;
-  if (config.printer) {
-    const printerLog = log.child({ part: 'printer' });
-    const openPrinter = options.openPrinter ?? createPrinterTransportFactory({ interface: config.printer.interface, baudRate: config.printer.baudRate }, { openSerial });
-    printer = startPrinter(config.printer, { openTransport: openPrinter, log: printerLog });
-    const record = (event: NewEvent): void => {
-      try {
-        outbox.append([event]);
-      } catch (err) {
-        printerLog.error({ err: (err as Error).message, event: event.type }, 'printer event could not be stored in the outbox');
-      }
-    };
-    printer.onEvent((e) => {
-      if (e.type === 'paper') record({ type: 'printer.paper', data: { state: e.state } });
-      else if (e.type === 'fault') record({ type: 'device.fault', data: { device: 'printer', code: e.code, detail: e.detail } });
-      else if (e.type === 'recovered') record({ type: 'device.recovered', data: { device: 'printer', code: e.code } });
-    });
-  }
-  const tickets = new TicketDesk({
-    config,
-    events: outbox,
-    central: upstream,
-    printer,
-    log: log.child({ part: 'tickets' }),
-    ...(options.now ? { now: options.now } : {}),
-    ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
-  }).start();
+    let dropbox: Dropbox | null = null;
+    if (config.dropbox) {
+      const dropboxConfig = config.dropbox;
+      const part = await life.start('drop box', () => startDropbox(dropboxConfig, { outbox, openSerial, clock: deviceClock, log: log.child({ part: 'dropbox' }) }));
+      life.onStop('drop box', part.stop);
+      dropbox = part.facade;
+    }
 
-  let scanner: Scanner | null = null;
-  let stopScannerEvents = (): void => undefined;
-  if (config.scanner) {
-    const scanLog = log.child({ part: 'scanner' });
-    scanner = startScanner({
-      path: config.scanner.port,
-      baudRate: config.scanner.baudRate,
-      lineEnding: config.scanner.lineEnding,
-      openSerial,
-      validate: (code) => isAppointmentCode(normalizeAppointmentCode(code)),
-      mask: codeHint,
-      log: scanLog,
-      ...(options.scannerBackoff ? { backoff: options.scannerBackoff } : {}),
-    });
-    stopScannerEvents = recordScannerEvents(scanner, (e) => outbox.append([e]), scanLog);
-  }
+    let printer: Printer | null = null;
+    if (config.printer) {
+      const printerConfig = config.printer;
+      const part = await life.start('printer', () =>
+        startPrinter(printerConfig, { events: outbox, openSerial, ...(options.openPrinter ? { openPrinter: options.openPrinter } : {}), log: log.child({ part: 'printer' }) }),
+      );
+      life.onStop('printer', part.stop);
+      printer = part.facade;
+    }
 
-  let deposits: DepositDesk | null = null;
-  if (dropbox) {
-    const box = dropbox;
-    deposits = new DepositDesk({
-      box: box.ledger.box,
-      kioskId: config.kiosk.id,
-      site: config.kiosk.site,
-      locale: config.kiosk.locale,
-      timeZone: config.hours?.timezone ?? 'Europe/Lisbon',
+    const tickets = new TicketDesk({
+      config: { kiosk, services: config.services, hours: config.hours, upstream: config.upstream, printer: config.printer },
       events: outbox,
-      ledger: box.ledger,
-      dropbox: () => dropboxStatusView(box.actor.getSnapshot(), box.ledger),
-      setSlotLight: (mode) => box.actor.send({ type: 'DROPBOX.LED', mode }),
+      central: upstream,
       printer,
-      log: log.child({ part: 'deposits' }),
-      ...(options.deposits?.clock ? { clock: options.deposits.clock } : {}),
-      ...(options.deposits?.dropTimeoutMs ? { dropTimeoutMs: options.deposits.dropTimeoutMs } : {}),
+      log: log.child({ part: 'tickets' }),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
     }).start();
-  }
+    life.onStop('ticket desk', () => tickets.stop());
 
-  const timeZone = config.hours?.timezone ?? 'Europe/Lisbon';
-  let paper: PaperWatch | null = null;
-  if (printer && config.printer) {
-    paper = new PaperWatch({
-      printer,
-      rollLengthMm: config.printer.rollLengthMm,
-      ticketLengthMm: config.printer.ticketLengthMm ?? null,
-      defaultTicketLengthMm: typicalTicketLengthMm(printer.profile, printer.columns),
-      timeZone,
-      store: outbox,
-      log: log.child({ part: 'paper' }),
-    }).start();
-  }
-  let collections: CollectionDesk | null = null;
-  if (dropbox) {
-    collections = new CollectionDesk({
-      box: dropbox.ledger.box,
-      kioskId: config.kiosk.id,
-      locale: config.kiosk.locale,
-      timeZone,
+    let scanner: Scanner | null = null;
+    if (config.scanner) {
+      const scannerConfig = config.scanner;
+      const part = await life.start('scanner', () =>
+        startScanner(scannerConfig, { events: outbox, openSerial, log: log.child({ part: 'scanner' }), ...(options.scannerBackoff ? { backoff: options.scannerBackoff } : {}) }),
+      );
+      life.onStop('scanner', part.stop);
+      scanner = part.facade;
+    }
+
+    let deposits: DepositDesk | null = null;
+    if (dropbox) {
+      deposits = new DepositDesk({
+        dropbox,
+        kiosk,
+        timeZone,
+        events: outbox,
+        printer,
+        log: log.child({ part: 'deposits' }),
+        clock,
+        ...(options.deposits?.dropTimeoutMs ? { dropTimeoutMs: options.deposits.dropTimeoutMs } : {}),
+      }).start();
+      const desk = deposits;
+      life.onStop('deposit desk', () => desk.stop());
+    }
+
+    let paper: PaperWatch | null = null;
+    if (printer && config.printer) {
+      const watch = new PaperWatch({
+        printer,
+        rollLengthMm: config.printer.rollLengthMm,
+        ticketLengthMm: config.printer.ticketLengthMm ?? null,
+        defaultTicketLengthMm: typicalTicketLengthMm(printer.profile, printer.columns),
+        timeZone,
+        store: outbox,
+        log: log.child({ part: 'paper' }),
+      }).start();
+      life.onStop('paper watch', () => watch.stop());
+      paper = watch;
+    }
+    let collections: CollectionDesk | null = null;
+    if (dropbox) {
+      const desk = new CollectionDesk({
+        box: dropbox.id,
+        kioskId: kiosk.id,
+        locale: kiosk.locale,
+        timeZone,
+        outbox,
+        printer,
+        log: log.child({ part: 'collection' }),
+      }).start();
+      life.onStop('collection desk', () => desk.stop());
+      collections = desk;
+    }
+
+    const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
+    registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
+    registerTicketRoutes(http, tickets);
+    registerKioskRoutes(http, { tickets, scanner, deposits });
+    // The touch UI takes tickets, check-ins and deposits through the routes above, over
+    // loopback; it follows the deposit in flight in-process, as the deposit machine changes.
+    let uiBaseUrl = '';
+    const ui = new KioskUi({
+      config: { kiosk, services: config.services, hours: config.hours },
+      backend: { ...createHttpUiBackend(() => uiBaseUrl), watchDeposit: watchDeposits(deposits) },
+      sources: kioskUiSources({ printer, dropbox, upstream }),
+      scanner,
+      log: log.child({ part: 'ui' }),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.uiTimings ? { timings: options.uiTimings } : {}),
+    });
+    const uiRoutes = registerUiRoutes(http, ui);
+    life.onStop('touch UI stream', () => uiRoutes.stop());
+    const outboxDiag = trackOutboxForDiagnostics(outbox);
+    life.onStop('outbox diagnostics', () => outboxDiag.stop());
+    const diag = registerDiagRoutes(http, {
+      diagnostics: config.diagnostics,
+      log: log.child({ part: 'diag' }),
+      printer: printer ? () => printer.diagnostics() : null,
+      dropbox: dropbox ? () => dropbox.status() : null,
+      scanner: scanner ? () => ({ ...scanner.status() }) : null,
+      upstream: () => upstream.status(),
+      outbox: outboxDiag,
+      logs,
+      actions: {
+        testPrint: printer && config.printer ? testPrint(printer, config.printer, kiosk, timeZone) : null,
+        setSlotLight: dropbox ? (mode) => dropbox.setSlotLight(mode) : null,
+        unlockDoor: dropbox ? (ms) => dropbox.unlock(ms) : null,
+        rollChanged: paper ? () => paper.rollChanged('technician') : null,
+      },
+      paperForecast: paper ? () => paper.view() : null,
+      collection: dropbox ? () => collectionStatus(dropbox.status(), collections?.view() ?? null) : null,
+      defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
+      record: (e) => {
+        outbox.append([e]);
+      },
+    });
+    // Records diag.logout for open sessions: stopped before the outbox closes.
+    life.onStop('diagnostics sessions', () => diag.stop());
+    registerDiagPageRoutes(http);
+    const { url } = await life.start('HTTP server', () => listen(http, config.http));
+    life.onStop('HTTP server', () => http.close().catch(() => undefined));
+    uiBaseUrl = url;
+    ui.start();
+    life.onStop('touch UI', () => ui.stop());
+    log.info({ url, kiosk: kiosk.id, version: VERSION }, 'kiosk controller started');
+
+    let stopping: Promise<void> | null = null;
+    return {
+      config,
+      url,
       outbox,
+      upstream,
+      dropbox,
       printer,
-      log: log.child({ part: 'collection' }),
-    }).start();
+      tickets,
+      scanner,
+      deposits,
+      collections,
+      paper,
+      ui,
+      log,
+      logs,
+      stop(reason = 'stop') {
+        stopping ??= (async () => {
+          log.info({ reason }, 'kiosk controller stopping');
+          await life.stopAll();
+          log.info('kiosk controller stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'kiosk controller could not start; stopping what had started');
+    await life.stopAll();
+    throw err;
   }
+}
 
-  const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
-  registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
-  registerTicketRoutes(http, tickets);
-  registerKioskRoutes(http, { tickets, scanner, deposits });
-  // The touch UI takes tickets, check-ins and deposits through the routes above, over loopback.
-  let uiBaseUrl = '';
-  const ui = new KioskUi({
-    config,
-    backend: createHttpUiBackend(() => uiBaseUrl),
-    sources: kioskUiSources({ printer, dropbox, upstream }),
-    scanner,
-    log: log.child({ part: 'ui' }),
-    ...(options.now ? { now: options.now } : {}),
-    ...(options.uiTimings ? { timings: options.uiTimings } : {}),
-  });
-  const uiRoutes = registerUiRoutes(http, ui);
-  const outboxDiag = trackOutboxForDiagnostics(outbox);
-  const diag = registerDiagRoutes(http, {
-    diagnostics: config.diagnostics,
-    log: log.child({ part: 'diag' }),
-    printer: printer ? () => printer!.diagnostics() : null,
-    dropbox: dropbox ? () => dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger) : null,
-    scanner: scanner ? () => ({ ...scanner!.status() }) : null,
-    upstream: () => upstream.status(),
-    outbox: outboxDiag,
-    logs: logRing,
-    actions: {
-      testPrint: printer
-        ? async (timeoutMs) => {
-            const page: PrintDocument = { kind: 'testPage', locale: config.kiosk.locale, now: new Date(), timeZone, details: [config.kiosk.id, config.printer!.interface] };
-            const r = await printer!.print(page, { timeoutMs });
-            return { printed: r.confirmed, detail: r.outcome === 'timeout' ? `no answer from the printer within ${timeoutMs / 1000} s` : r.reason };
-          }
-        : null,
-      setSlotLight: dropbox ? (mode) => dropbox.actor.send({ type: 'DROPBOX.LED', mode }) : null,
-      unlockDoor: dropbox ? (ms) => dropbox.actor.send({ type: 'DROPBOX.UNLOCK', ms }) : null,
-      rollChanged: paper ? () => paper!.rollChanged('technician') : null,
-    },
-    paperForecast: paper ? () => paper!.view() : null,
-    collection: dropbox ? () => collectionStatus(dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger), collections?.view() ?? null) : null,
-    defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
-    record: (e) => {
-      outbox.append([e]);
-    },
-  });
-  registerDiagPageRoutes(http);
-  const { url } = await http.listen();
-  uiBaseUrl = url;
-  ui.start();
-  log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
+/** Binds the HTTP port; a taken port or an unknown address is a clear KioskError. */
+async function listen(http: HttpServer, where: KioskConfig['http']): Promise<{ url: string }> {
+  try {
+    return await http.listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is taken (EADDRINUSE: another controller or program uses it)' : code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : (err as Error).message;
+    throw new KioskError(ErrorCode.HttpListenFailed, `The HTTP API cannot listen on ${where.host}:${where.port}: ${why}. Set http.port (or http.host) in the config, or stop the other program.`, { host: where.host, port: where.port, code }, { cause: err });
+  }
+}
 
-  let stopping: Promise<void> | null = null;
-  return {
-    config,
-    url,
-    outbox,
-    upstream,
-    dropbox,
-    printer,
-    tickets,
-    scanner,
-    deposits,
-    collections,
-    paper,
-    ui,
-    stop(reason = 'stop') {
-      stopping ??= (async () => {
-        log.info({ reason }, 'kiosk controller stopping');
-        try {
-          uiRoutes.stop();
-          ui.stop();
-          await http.close().catch(() => undefined);
-          diag.stop(); // records diag.logout for open sessions: before the outbox closes
-          outboxDiag.stop();
-          deposits?.stop();
-          collections?.stop();
-          paper?.stop();
-          stopScannerEvents();
-          await scanner?.stop();
-          dropbox?.actor.stop();
-          tickets?.stop();
-          await printer?.stop();
-          await upstream.stop();
-        } finally {
-          // Whatever failed above, the data folder is given up, its outbox closed first.
-          try {
-            outbox.close();
-          } finally {
-            dataDirLock.release();
-          }
-        }
-        log.info('kiosk controller stopped');
-      })();
-      return stopping;
-    },
+function testPrint(printer: Printer, printerConfig: NonNullable<KioskConfig['printer']>, kiosk: KioskConfig['kiosk'], timeZone: string) {
+  return async (timeoutMs: number) => {
+    const page: PrintDocument = { kind: 'testPage', locale: kiosk.locale, now: new Date(), timeZone, details: [kiosk.id, printerConfig.interface] };
+    const r = await printer.print(page, { timeoutMs });
+    return { printed: r.confirmed, detail: r.outcome === 'timeout' ? `no answer from the printer within ${timeoutMs / 1000} s` : r.reason };
   };
 }

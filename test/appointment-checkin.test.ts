@@ -4,33 +4,24 @@
  * relative to now, the simulated Epson printer on TCP, and a scanner on MockBinding.
  * The controller's whole log is captured: an appointment code never appears in it in full.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Scan } from '../src/facades/scanner.js';
-import { configSchema } from '../src/config/schema.js';
-import { createLogger } from '../src/log.js';
-import { startController, type Controller, type ControllerOptions } from '../src/main.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
-import { startCentralSimulator, DEFAULT_EARLY_MIN, type CentralSimulator } from '../sim/central/centralSimulator.js';
-import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
-import { createMockSerialFactory, type MockSerialFactory } from '../sim/serial/mockTransport.js';
+import { DEFAULT_EARLY_MIN } from '../sim/central/centralSimulator.js';
+import { MOCK_SCANNER_PATH, startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { waitUntil as pollUntil } from './support/waitUntil.js';
 
 const REQUEST_TIMEOUT_MS = 300;
 const NOTICE_MS = STATUS_POLL_MS * 3;
-const POLL_MS = 10;
 const HOUR_MS = 3_600_000;
-const SCANNER_PATH = '/dev/ttyACM1';
+const SCANNER_PATH = MOCK_SCANNER_PATH;
 
 const CODES = { onTime: 'SIM-ON-TIME', early: 'SIM-EARLY-1', late: 'SIM-LATE-01', second: 'AB12-CD34-EF56' };
 const ALL_CODES = Object.values(CODES);
 
 let broker: Mosquitto;
-let testNo = 0;
-const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -38,46 +29,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(stopKiosks);
 
-interface Kiosk {
-  controller: Controller;
-  printer: SimulatedPrinter;
-  central: CentralSimulator;
-  serial: MockSerialFactory;
+interface Kiosk extends HarnessKiosk {
   logText(): string;
   checkin(body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
 }
 
-async function waitUntil(what: string, pred: () => boolean, timeoutMs = NOTICE_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
+const waitUntil = (what: string, pred: () => boolean, timeoutMs = NOTICE_MS) => pollUntil(what, pred, { timeoutMs });
 
 async function startKiosk(): Promise<Kiosk> {
-  testNo++;
-  const site = `appt-${testNo}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-appt-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const printer = await startSimulatedPrinter();
-  cleanups.push(() => printer.close());
   const services = [
     { id: 'prestacoes', prefix: 'P', name: { 'pt-PT': 'Prestações', en: 'Benefits' } },
     { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' } },
   ];
-  const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site, services });
-  cleanups.push(() => central.close());
-  const now = Date.now();
-  central.addAppointment({ code: CODES.onTime, service: 'prestacoes', at: new Date(now) });
-  central.addAppointment({ code: CODES.second, service: 'contribuicoes', at: new Date(now + 10 * 60_000) });
-  central.addAppointment({ code: CODES.early, service: 'prestacoes', at: new Date(now + 2 * HOUR_MS) });
-  central.addAppointment({ code: CODES.late, service: 'prestacoes', at: new Date(now - 2 * HOUR_MS) });
-
+  // The controller's whole log, at debug level: no appointment code may appear in it.
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -85,36 +51,22 @@ async function startKiosk(): Promise<Kiosk> {
       cb();
     },
   });
-  const serial = createMockSerialFactory();
-  const config = configSchema.parse({
-    kiosk: { id: `a${testNo}-k1`, site, locale: 'pt-PT' },
-    dataDir,
-    http: { host: '127.0.0.1', port: 0 },
-    printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
-    scanner: { port: SCANNER_PATH, baudRate: 9600 },
-    upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: REQUEST_TIMEOUT_MS },
-    services,
+  const kiosk = await startHarnessKiosk({
+    brokerUrl: broker.url,
+    scanner: true,
+    central: {},
+    config: { upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: REQUEST_TIMEOUT_MS }, services },
+    options: { logLevel: 'debug', logTo: sink },
   });
-  const options: ControllerOptions = { log: createLogger({ level: 'debug', destination: sink }), openSerial: serial, upstreamBackoff: { initialMs: 20, maxMs: 100 } };
-  const controller = await startController(config, options);
-  cleanups.push(() => controller.stop('test end'));
-  await waitUntil('printer ready', () => controller.printer!.status().ready);
-  await waitUntil('upstream connected', () => controller.upstream.status().connected);
-  return {
-    controller,
-    printer,
-    central,
-    serial,
+  const now = Date.now();
+  kiosk.central.addAppointment({ code: CODES.onTime, service: 'prestacoes', at: new Date(now) });
+  kiosk.central.addAppointment({ code: CODES.second, service: 'contribuicoes', at: new Date(now + 10 * 60_000) });
+  kiosk.central.addAppointment({ code: CODES.early, service: 'prestacoes', at: new Date(now + 2 * HOUR_MS) });
+  kiosk.central.addAppointment({ code: CODES.late, service: 'prestacoes', at: new Date(now - 2 * HOUR_MS) });
+  return Object.assign(kiosk, {
     logText: () => chunks.join(''),
-    async checkin(body) {
-      const res = await fetch(`${controller.url}/api/appointments/checkin`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    },
-  };
+    checkin: (body: unknown) => kiosk.request('POST', '/api/appointments/checkin', body),
+  });
 }
 
 function expectNoCodeIn(text: string): void {

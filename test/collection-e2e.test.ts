@@ -6,18 +6,15 @@
  * since the last collection, the board must be reset, and the slip printed must say
  * the same count and the receipt range.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
 import { hashPin } from '../src/http/pin.js';
-import { silentLogger } from '../src/log.js';
-import { startController, type Controller } from '../src/main.js';
+import type { Controller } from '../src/main.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
-import { startPtyBoard, type PtyBoard } from '../sim/board/ptyBoard.js';
-import { startSimulatedPrinter, type PrintedJob, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
+import type { PtyBoard } from '../sim/board/ptyBoard.js';
+import type { PrintedJob, SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
+import { startKiosk, stopKiosks } from './support/kioskHarness.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto } from './support/mosquitto.js';
+import { waitUntil } from './support/waitUntil.js';
 
 const KIOSK = 'lisboa-01-k1';
 const SITE = 'lisboa-01';
@@ -31,15 +28,7 @@ beforeAll(async () => {
   pinHash = await hashPin(PIN);
 });
 
-async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
+const until = <T>(what: string, probe: () => T | Promise<T>) => waitUntil(what, probe, { timeoutMs: WAIT_MS, pollMs: POLL_MS });
 
 function received(collector: EventCollector): EventEnvelope[] {
   const seen = new Set<string>();
@@ -58,7 +47,6 @@ const slipJobs = (printer: SimulatedPrinter): PrintedJob[] => printer.jobs.filte
 const lineStarting = (job: PrintedJob, prefix: string): string | undefined => job.document.lines.map((l) => l.text).find((t) => t.startsWith(prefix));
 
 describe('a drop-box collection from the diagnostics API, end to end', () => {
-  let dir: string;
   let broker: Mosquitto;
   let board: PtyBoard;
   let printer: SimulatedPrinter;
@@ -67,24 +55,21 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
   let token = '';
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'collection-e2e-'));
     broker = await startMosquitto();
-    board = await startPtyBoard(dir, { boardId: 'COLLECT-1' });
-    printer = await startSimulatedPrinter({ port: 0 });
     collector = await collectEvents(broker.url, EVENTS_TOPIC);
-    const config = parseConfig(
-      {
-        kiosk: { id: KIOSK, site: SITE, locale: 'pt-PT' },
-        dataDir: join(dir, 'data'),
-        http: { host: '127.0.0.1', port: 0 },
-        printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
-        dropbox: { id: 'box-1', port: board.controllerPath, baudRate: 115200 },
-        upstream: { url: broker.url, prefix: 'siga' },
-        diagnostics: { pinHash },
-      },
-      join(dir, 'kiosk.json'),
-    );
-    controller = await startController(config, { log: silentLogger(), upstreamBackoff: { initialMs: 50, maxMs: 200 } });
+    const kiosk = await startKiosk({
+      brokerUrl: broker.url,
+      kioskId: KIOSK,
+      site: SITE,
+      board: { on: 'pty', sim: { boardId: 'COLLECT-1' } },
+      config: { upstream: { url: broker.url, prefix: 'siga' }, diagnostics: { pinHash } },
+      options: { upstreamBackoff: { initialMs: 50, maxMs: 200 } },
+      // Ready is what the diagnostics API says, below.
+      ready: { printer: false, upstream: false, dropbox: false },
+    });
+    controller = kiosk.controller;
+    board = kiosk.pty;
+    printer = kiosk.printer;
     const login = await api('POST', '/api/diag/login', { pin: PIN });
     expect(login.status).toBe(200);
     token = String(login.body.token);
@@ -95,13 +80,10 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
   });
 
   afterEach(async () => {
-    await controller?.stop();
+    await stopKiosks();
     controller = null;
     await collector.stop();
-    await printer.close();
-    await board.stop();
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -116,11 +98,11 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
 
   /** A citizen's deposit with a receipt: printed, then the envelope dropped. */
   async function depositWithReceipt(): Promise<string> {
-    const before = controller!.dropbox!.ledger.recordedCount;
+    const before = controller!.dropbox!.status().recordedCount;
     const started = await controller!.deposits!.begin();
     if (started.kind !== 'started') throw new Error(`deposit not started: ${started.kind}`);
     board.sim.drop(1);
-    await until('the deposit recorded', () => controller!.dropbox!.ledger.recordedCount === before + 1);
+    await until('the deposit recorded', () => controller!.dropbox!.status().recordedCount === before + 1);
     return started.receipt;
   }
 
@@ -136,7 +118,7 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
   it('the count collected equals the deposits central received, the board is reset, and the slip says the same count and receipts', async () => {
     const receipts = [await depositWithReceipt(), await depositWithReceipt()];
     board.sim.drop(1); // an envelope without a receipt
-    await until('three deposits recorded', () => controller!.dropbox!.ledger.recordedCount === 3);
+    await until('three deposits recorded', () => controller!.dropbox!.status().recordedCount === 3);
 
     const start = await api('POST', '/api/diag/collection/start', {});
     expect(start.status).toBe(202);
@@ -155,7 +137,7 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
     const reset = await board.sim.waitForCommand((c) => c.type === 'RESET', WAIT_MS);
     expect(reset.command).toEqual({ type: 'RESET', dropCount: 3 });
     expect(reset.answer).toBe('ack');
-    await until('the reset confirmed', () => controller!.dropbox!.ledger.pendingReset === null);
+    await until('the reset confirmed', () => controller!.dropbox!.status().pendingReset === null);
     expect(board.sim.state.dropCount).toBe(0);
 
     // Central: collected count = deposits since the last collection; the slip event agrees.
@@ -193,7 +175,7 @@ describe('a drop-box collection from the diagnostics API, end to end', () => {
 
   it('a board that never acknowledges the reset shows on the collection screen and is reported upstream; the slip still prints', async () => {
     board.sim.drop(2);
-    await until('two deposits recorded', () => controller!.dropbox!.ledger.recordedCount === 2);
+    await until('two deposits recorded', () => controller!.dropbox!.status().recordedCount === 2);
     expect((await api('POST', '/api/diag/collection/start', {})).status).toBe(202);
     await board.sim.waitForCommand((c) => c.type === 'UNLOCK', WAIT_MS);
     expect(board.sim.openDoor()).toBe(true);

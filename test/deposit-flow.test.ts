@@ -1,63 +1,24 @@
 /**
  * The deposit flow end to end over real seams: POST /api/deposits on the real controller,
  * the simulated board on a MockBinding serial port, the simulated Epson printer on TCP,
- * a real mosquitto and the simulated central receiving the events. The deposit desk's
- * clock is a manual one, so the 2-minute wait for the envelope is advanced, not slept.
+ * a real mosquitto and the simulated central receiving the events, all through the one
+ * integration harness. The deposit machine runs on XState's SimulatedClock, so the
+ * 2-minute wait for the envelope is advanced, not slept.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { SimulatedClock } from 'xstate';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BoardCommand } from '../devices/board/frames.js';
-import { configSchema, type KioskConfig } from '../src/config/schema.js';
-import { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS, type DepositClock } from '../src/dropbox/depositDesk.js';
-import { silentLogger } from '../src/log.js';
-import { startController, type Controller, type ControllerOptions } from '../src/main.js';
-import { dropboxStatusView } from '../src/machines/dropboxMachine.js';
+import { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS } from '../src/dropbox/depositDesk.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
-import { BoardSimulator } from '../sim/board/boardSimulator.js';
-import { startCentralSimulator, type CentralSimulator } from '../sim/central/centralSimulator.js';
-import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
-import { createMockSerialFactory, type MockSerialFactory } from '../sim/serial/mockTransport.js';
+import type { BoardSimulator } from '../sim/board/boardSimulator.js';
+import { startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { waitUntil as pollUntil } from './support/waitUntil.js';
 
-const BOARD_PATH = '/dev/ttyACM0';
 const WAIT_MS = 5_000;
-const POLL_MS = 10;
-
-/** Time for the deposit desk only: timers fire when the test advances it. */
-class ManualClock implements DepositClock {
-  private t = Date.now();
-  private nextId = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.nextId;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const until = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = Math.max(this.t, due[1].at);
-      due[1].fn();
-    }
-    this.t = until;
-  }
-}
 
 let broker: Mosquitto;
-let testNo = 0;
-const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -65,78 +26,30 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(stopKiosks);
 
-interface Kiosk {
-  controller: Controller;
-  printer: SimulatedPrinter;
-  central: CentralSimulator;
-  board: BoardSimulator;
-  serial: MockSerialFactory;
-  clock: ManualClock;
-  request(method: string, path: string): Promise<{ status: number; body: Record<string, unknown> }>;
-  restart(): Promise<void>;
+interface Kiosk extends HarnessKiosk {
+  /** The controller's clock: the deposit window and the drop box's timers advance with it. */
+  clock: SimulatedClock & { advance(ms: number): void };
 }
 
-async function waitUntil(what: string, pred: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
+const waitUntil = (what: string, pred: () => boolean, timeoutMs = WAIT_MS) => pollUntil(what, pred, { timeoutMs });
 
 async function startKiosk(opts: { boardAttached?: boolean } = {}): Promise<Kiosk> {
-  testNo++;
-  const site = `dep-${testNo}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-deposit-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const printer = await startSimulatedPrinter();
-  cleanups.push(() => printer.close());
-  const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site, services: [] });
-  cleanups.push(() => central.close());
-  const serial = createMockSerialFactory();
-  const board = new BoardSimulator({ boardId: 'DEP-1', heartbeatMs: 200 });
-  if (opts.boardAttached !== false) board.attach(serial.deviceEnd(BOARD_PATH));
-  board.start();
-  cleanups.push(() => board.stop());
-  const clock = new ManualClock();
-  const config: KioskConfig = configSchema.parse({
-    kiosk: { id: `d${testNo}-k1`, site, locale: 'pt-PT' },
-    dataDir,
-    http: { host: '127.0.0.1', port: 0 },
-    printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
-    dropbox: { id: 'box-1', port: BOARD_PATH, baudRate: 115200 },
-    upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 300 },
+  const clock = Object.assign(new SimulatedClock(), {
+    advance(ms: number) {
+      clock.increment(ms);
+    },
   });
-  const options: ControllerOptions = { log: silentLogger(), openSerial: serial, upstreamBackoff: { initialMs: 20, maxMs: 100 }, deposits: { clock } };
-  const ready = async (c: Controller): Promise<void> => {
-    await waitUntil('printer ready', () => c.printer!.status().ready, STATUS_POLL_MS * 3);
-    await waitUntil('upstream connected', () => c.upstream.status().connected);
-    if (opts.boardAttached !== false) await waitUntil('drop box online', () => dropboxStatusView(c.dropbox!.actor.getSnapshot(), c.dropbox!.ledger).state === 'online');
-  };
-  const kiosk: Kiosk = {
-    controller: await startController(config, options),
-    printer,
-    central,
-    board,
-    serial,
-    clock,
-    async request(method, path) {
-      const res = await fetch(`${kiosk.controller.url}${path}`, { method });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    },
-    async restart() {
-      await kiosk.controller.stop('test restart');
-      kiosk.controller = await startController(config, options);
-      await ready(kiosk.controller);
-    },
-  };
-  cleanups.push(() => kiosk.controller.stop('test end'));
-  await ready(kiosk.controller);
-  return kiosk;
+  clock.set(Date.now());
+  const kiosk = await startHarnessKiosk({
+    brokerUrl: broker.url,
+    kioskId: 'd1-k1',
+    board: { on: 'mock', attached: opts.boardAttached !== false, sim: { boardId: 'DEP-1', heartbeatMs: 200 } },
+    central: { services: [] },
+    options: { clock },
+  });
+  return Object.assign(kiosk, { clock });
 }
 
 const ledCommands = (board: BoardSimulator) => board.commandsReceived.filter((r) => r.command.type === 'LED').map((r) => (r.command as Extract<BoardCommand, { type: 'LED' }>).mode);
@@ -205,7 +118,7 @@ describe('a citizen deposits documents in the drop box', () => {
     const k = await startKiosk();
     expect((await k.request('POST', '/api/deposits')).status).toBe(201);
     const cancel = await k.request('DELETE', '/api/deposits/current');
-    expect(cancel).toEqual({ status: 200, body: { state: 'voided', receipt: 'R-K1-000001', reason: 'cancelled' } });
+    expect({ status: cancel.status, body: cancel.body }).toEqual({ status: 200, body: { state: 'voided', receipt: 'R-K1-000001', reason: 'cancelled' } });
     const voided = await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_voided', WAIT_MS);
     expect(voided.data).toMatchObject({ reason: 'cancelled' });
     await waitUntil('light off', () => ledCommands(k.board).at(-1) === 'OFF');
@@ -219,7 +132,7 @@ describe('deposits the kiosk refuses', () => {
   it('answers 409 box_full when the drop box reports itself full, and prints nothing', async () => {
     const k = await startKiosk();
     k.board.fill(100);
-    await waitUntil('box full', () => dropboxStatusView(k.controller.dropbox!.actor.getSnapshot(), k.controller.dropbox!.ledger).fillLevel === 'full');
+    await waitUntil('box full', () => k.controller.dropbox!.status().fillLevel === 'full');
     const res = await k.request('POST', '/api/deposits');
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ error: 'box_full' });

@@ -1,8 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../kernel/log.js';
 import { hashPin } from '../src/http/pin.js';
 import { HttpServer } from '../src/http/server.js';
-import { createLogRing } from '../src/http/logRing.js';
+import { createLogRing } from '../kernel/logRing.js';
 import { registerDiagRoutes, type DiagDeps, type DiagRoutes, type SlotLightMode } from '../src/http/diagRoutes.js';
 import type { NewEvent } from '../src/upstream/events.js';
 import { dropboxView, printerView, upstreamStatus } from './support/diagFakes.js';

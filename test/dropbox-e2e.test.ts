@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
-import { startController, type Controller } from '../src/main.js';
+import type { Controller } from '../src/main.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startPtyBoard, type PtyBoard } from '../sim/board/ptyBoard.js';
+import { startKiosk, stopKiosks } from './support/kioskHarness.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto } from './support/mosquitto.js';
 
 const KIOSK = 'lisboa-01-k1';
@@ -62,24 +62,32 @@ describe('drop box end to end over a PTY and Mosquitto', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dropbox-e2e-'));
     broker = await startMosquitto();
-    board = await startPtyBoard(dir, { boardId: 'E2E-1' });
     collector = await collectEvents(broker.url, EVENTS_TOPIC);
     await collector.subscribed();
   });
 
   afterEach(async () => {
-    await controller?.stop();
+    await stopKiosks();
     controller = null;
     await collector.stop();
-    await board.stop();
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The real controller on the harness's PTY board (no printer), once its port is open. */
   async function start(): Promise<Controller> {
-    const config = parseConfig(configFor(dir, board.controllerPath, broker.url), join(dir, 'kiosk.json'));
-    controller = await startController(config, { log: silentLogger(), upstreamBackoff: { initialMs: 50, maxMs: 500 } });
-    await vi.waitFor(() => expect(controller!.dropbox!.actor.getSnapshot().context.portReady).toBe(true), { timeout: WAIT_MS });
+    const kiosk = await startKiosk({
+      brokerUrl: broker.url,
+      kioskId: KIOSK,
+      site: SITE,
+      printer: false,
+      board: { on: 'pty', sim: { boardId: 'E2E-1' } },
+      config: { upstream: { url: broker.url, prefix: 'siga' } },
+      options: { upstreamBackoff: { initialMs: 50, maxMs: 500 } },
+      ready: { upstream: false, dropbox: 'port' },
+    });
+    board = kiosk.pty;
+    controller = kiosk.controller;
     return controller;
   }
 
@@ -106,7 +114,7 @@ describe('drop box end to end over a PTY and Mosquitto', () => {
     expect(depositsOf(events).map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(depositsOf(events).map((d) => d.inferred)).toEqual([false, false, true, true, true, true, true]);
     expect(faultCodes(events)).toContain('dropbox.frames_lost');
-    const malformed = controller!.dropbox!.actor.getSnapshot().context.counters.malformed;
+    const malformed = controller!.dropbox!.status().counters.malformed;
     expect(malformed.bad_checksum + malformed.not_ascii + malformed.too_long).toBeGreaterThanOrEqual(3);
     expectSeqInOrder(events);
   });
@@ -122,14 +130,14 @@ describe('drop box end to end over a PTY and Mosquitto', () => {
     await waitForEvents((e) => e.filter((x) => x.type === 'dropbox.door').length === 2);
     expect(board.sim.state.dropCount).toBe(3);
 
-    controller!.dropbox!.actor.send({ type: 'DROPBOX.UNLOCK', ms: 10_000 });
+    controller!.dropbox!.unlock(10_000);
     await board.sim.waitForCommand((c) => c.type === 'UNLOCK', WAIT_MS);
     await vi.waitFor(() => expect(board.sim.openDoor()).toBe(true), { timeout: WAIT_MS });
     await waitForEvents((e) => e.filter((x) => x.type === 'dropbox.door').length === 3);
     board.sim.closeDoor();
     await waitForEvents((e) => e.some((x) => x.type === 'dropbox.collected'));
     await board.sim.waitForCommand((c) => c.type === 'RESET', WAIT_MS);
-    await vi.waitFor(() => expect(controller!.dropbox!.ledger.pendingReset).toBeNull(), { timeout: WAIT_MS });
+    await vi.waitFor(() => expect(controller!.dropbox!.status().pendingReset).toBeNull(), { timeout: WAIT_MS });
     expect(board.sim.state.dropCount).toBe(0);
 
     board.sim.drop(1);
@@ -142,6 +150,8 @@ describe('drop box end to end over a PTY and Mosquitto', () => {
   });
 
   it('survives kill -9 while the broker is down: after both restart, every deposit arrives once, in seq order', async () => {
+    // `kiosk run` in a child process, not the in-process harness: it is the process that is killed.
+    board = await startPtyBoard(dir, { boardId: 'E2E-1' });
     const configFile = join(dir, 'kiosk.json');
     writeFileSync(configFile, JSON.stringify(configFor(dir, board.controllerPath, broker.url)));
     await broker.stop();
@@ -177,6 +187,7 @@ describe('drop box end to end over a PTY and Mosquitto', () => {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
     }
+    await board.stop();
     const events = deduped(collector);
     expect(depositsOf(events).map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(depositsOf(events).slice(5).every((d) => d.inferred)).toBe(true);

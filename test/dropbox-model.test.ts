@@ -22,7 +22,7 @@ function machineWith(log: MemoryEventLog) {
 
 const input = { box: 'box-1', path: '/dev/null', baudRate: 115200 };
 let seq = 100;
-const frame = (f: Record<string, unknown>): DropboxEvent => ({ type: 'BOARD.FRAME', frame: { seq: seq++, ...f } as never, raw: '' });
+const frame = (f: Record<string, unknown>): DropboxEvent => ({ type: 'BOARD.FRAME', frame: { seq: seq++, ...f } as never, raw: '', at: 0 });
 const modelEvents: DropboxEvent[] = [
   { type: 'DROPBOX.UNLOCK', ms: 30_000 },
   frame({ type: 'ACK', cmdSeq: 0 }),
@@ -36,7 +36,7 @@ describe('drop-box door model', () => {
     const paths = getShortestPaths(machineWith(new MemoryEventLog()), {
       events: [{ type: 'LINK.READY', opens: 1 }, ...modelEvents],
       input,
-      serializeState: (s) => JSON.stringify({ ready: s.context.portReady, door: (s.value as { door: string }).door, cmd: (s.value as { commands: string }).commands, q: Math.min(s.context.queue.length, 2), seq: Math.min(s.context.nextCmdSeq, 3), collected: Math.min(s.context.counters.collections, 2), forced: Math.min(s.context.counters.forcedOpenings, 2), unlocked: s.context.lastUnlockAt !== null }),
+      serializeState: (s) => JSON.stringify({ ready: s.context.portReady, door: (s.value as { door: string }).door, cmd: (s.value as { commands: string }).commands, q: Math.min(s.context.queue.length, 2), seq: Math.min(s.context.nextCmdSeq, 3), collected: Math.min(s.context.counters.collections, 2), forced: Math.min(s.context.counters.forcedOpenings, 2), unlocked: (s.value as { unlockWindow: string }).unlockWindow === 'open' }),
     });
     expect(paths.length).toBeGreaterThan(5);
     let collectionsSeen = 0;

@@ -12,6 +12,7 @@ import {
 import { openTcpPrinter, type PrinterCloseInfo } from '../devices/printer/printerTransport.js';
 import { classifyStatus, type PrinterStatus } from '../devices/printer/statusProtocol.js';
 import { encodeTicket } from '../devices/printer/ticketLayout.js';
+import { waitUntil } from './support/waitUntil.js';
 
 const JOB = encodeTicket(
   {
@@ -35,13 +36,9 @@ const JOB = encodeTicket(
 const ID = Buffer.from('0001');
 
 /** Lets real socket I/O run while timers are fake; bounded in real time. */
-async function until(cond: () => boolean, what: string, realMs = 3000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > realMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+
+/** Fake setTimeout here: poll once per event-loop turn (setImmediate), for real-time seconds. */
+const TURNS = { pollMs: 0, timeoutMs: 3000 };
 
 function track<T>(p: Promise<T>): { done: () => boolean; value: () => T | undefined } {
   let done = false;
@@ -91,12 +88,12 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     sim.setStatus({ offline: true });
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const read = track(driver.readStatus());
-    await until(() => sim.droppedBytes >= 3, 'the first request to reach the printer');
+    await waitUntil('the first request to reach the printer', () => sim.droppedBytes >= 3, TURNS);
     vi.advanceTimersByTime(STATUS_REPLY_TIMEOUT_MS - 1);
-    await until(() => true, 'a turn');
+    await waitUntil('a turn', () => true, TURNS);
     expect(read.done()).toBe(false);
     vi.advanceTimersByTime(1);
-    await until(read.done, 'the status read to give up');
+    await waitUntil('the status read to give up', read.done, TURNS);
     expect(read.value()).toMatchObject({ answered: false, online: false });
     expect(classifyStatus(read.value()!)).toBe('offline');
     expect(driver.counters.statusTimeouts).toBe(1);
@@ -189,12 +186,12 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     sim.paperOutAfterBytes(200);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const print = track(driver.print(JOB, ID));
-    await until(() => sim.received.length >= 9 + JOB.length + 11, 'the job to reach the printer');
+    await waitUntil('the job to reach the printer', () => sim.received.length >= 9 + JOB.length + 11, TURNS);
     vi.advanceTimersByTime(printConfirmTimeoutMs(JOB.length) - 1);
-    await until(() => true, 'a turn');
+    await waitUntil('a turn', () => true, TURNS);
     expect(print.done()).toBe(false);
     vi.advanceTimersByTime(1);
-    await until(print.done, 'the print to give up');
+    await waitUntil('the print to give up', print.done, TURNS);
     expect(print.value()).toMatchObject({ outcome: 'unconfirmed', confirmed: false, reason: 'no_completion_reply' });
     expect(classifyStatus(print.value()!.status)).toBe('paperOut');
     expect(sim.jobs[0]!.complete).toBe(false);
@@ -204,7 +201,7 @@ describe('printer driver against the simulated TM-T20III over TCP', () => {
     const lost: PrinterCloseInfo[] = [];
     driver.onDisconnect((info) => lost.push(info));
     await sim.close();
-    await until(() => lost.length > 0, 'the disconnect');
+    await waitUntil('the disconnect', () => lost.length > 0, TURNS);
     expect(lost).toEqual([expect.objectContaining({ byUs: false })]);
     expect(driver.connected).toBe(false);
     expect(classifyStatus(await driver.readStatus())).toBe('offline');
@@ -305,14 +302,14 @@ describe('printer driver against odd printers', () => {
     await driver.connect();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const first = track(driver.readStatus());
-    await until(() => late !== null, 'the first request');
+    await waitUntil('the first request', () => late !== null, TURNS);
     vi.advanceTimersByTime(STATUS_REPLY_TIMEOUT_MS);
-    await until(first.done, 'the first read to give up');
+    await waitUntil('the first read to give up', first.done, TURNS);
     expect(classifyStatus(first.value()!)).toBe('offline');
     // Now the late answer comes: "cover open". It must not be read as the next reply.
     late!.write(Buffer.from([0x16]));
     const t0 = Date.now();
-    await until(() => Date.now() - t0 > 50, 'the late byte to arrive');
+    await waitUntil('the late byte to arrive', () => Date.now() - t0 > 50, TURNS);
     expect(classifyStatus(await driver.readStatus())).toBe('online');
   });
 
@@ -342,10 +339,10 @@ describe('printer driver against odd printers', () => {
       expect(classifyStatus(await driver.readStatus())).toBe('online');
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       const print = track(driver.print(starJob, ID));
-      await until(() => driver!.counters.jobsSent === 1, 'the job to be sent');
-      await until(() => true, 'a turn');
+      await waitUntil('the job to be sent', () => driver!.counters.jobsSent === 1, TURNS);
+      await waitUntil('a turn', () => true, TURNS);
       vi.advanceTimersByTime(starSettleMs(starJob.length));
-      await until(print.done, 'the print to finish');
+      await waitUntil('the print to finish', print.done, TURNS);
       expect(print.value()).toMatchObject({ outcome: 'confirmed', confirmed: true });
     });
 
@@ -353,10 +350,10 @@ describe('printer driver against odd printers', () => {
       driver = await starPrinter(ASB_PAPER_OUT);
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       const print = track(driver.print(starJob, ID));
-      await until(() => driver!.counters.jobsSent === 1, 'the job to be sent');
-      await until(() => true, 'a turn');
+      await waitUntil('the job to be sent', () => driver!.counters.jobsSent === 1, TURNS);
+      await waitUntil('a turn', () => true, TURNS);
       vi.advanceTimersByTime(starSettleMs(starJob.length));
-      await until(print.done, 'the print to finish');
+      await waitUntil('the print to finish', print.done, TURNS);
       expect(print.value()).toMatchObject({ outcome: 'unconfirmed', reason: 'fault_after_job' });
     });
   });

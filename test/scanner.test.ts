@@ -20,19 +20,14 @@ import { codeHint, isAppointmentCode, normalizeAppointmentCode } from '../src/ti
 import { startPtyScanner, type PtyScanner } from '../sim/scanner/scannerSimulator.js';
 import { createMockSerialFactory, type MockSerialFactory } from '../sim/serial/mockTransport.js';
 import { Writable } from 'node:stream';
+import { waitUntil } from './support/waitUntil.js';
 
 const PATH = '/dev/ttyACM1';
 const FAST_BACKOFF = { initialMs: 20, maxMs: 100 };
 const WAIT_MS = 3_000;
 const POLL_MS = 10;
+const WAITING = { timeoutMs: WAIT_MS, pollMs: POLL_MS };
 
-async function waitUntil(what: string, pred: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
 
 const lines = (items: ReturnType<ScanLineFramer['push']>) => items.map((i) => (i.ok ? i.line : `!${i.reason}`));
 
@@ -119,7 +114,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
     mock.emitData(PATH, 'AB12-CD34\r');
     mock.emitData(PATH, 'AB12-CD34\r'); // the same card held under the beam again
     mock.emitData(PATH, 'hello world\r\n');
-    await waitUntil('two scans', () => scans.length === 2);
+    await waitUntil('two scans', () => scans.length === 2, WAITING);
     expect(scans.map((s) => [s.code, s.valid])).toEqual([
       ['AB12-CD34', true],
       ['hello world', false],
@@ -138,7 +133,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
     mock.emitData(PATH, Buffer.from('\x00\x01\xfe\xff\r', 'latin1'));
     mock.emitData(PATH, `${'9'.repeat(SCAN_MAX_LINE_BYTES * 3)}\r`);
     mock.emitData(PATH, 'SIM-ON-TIME\r');
-    await waitUntil('one scan', () => scans.length === 1);
+    await waitUntil('one scan', () => scans.length === 1, WAITING);
     expect(scans[0]).toMatchObject({ code: 'SIM-ON-TIME', valid: true });
     expect(scanner.status().counters.rejected).toEqual({ not_printable: 1, too_long: 1, stale: 0 });
   });
@@ -168,7 +163,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
     await waitUntil('port back', () => scanner.status().state === 'ready');
     expect(faults).toEqual(['fault:scanner.disconnected', 'recovered:scanner.disconnected']);
     mock.emitData(PATH, 'AB12-CD34\r');
-    await waitUntil('scan after replug', () => scans.length === 1);
+    await waitUntil('scan after replug', () => scans.length === 1, WAITING);
     expect(mock.openCount(PATH)).toBe(2);
     expect(scanner.status().counters.portLost).toBe(1);
   });
@@ -209,7 +204,7 @@ describe('the scanner on a serial port (MockBinding)', () => {
     await waitUntil('first open failed', () => scanner.status().state === 'reconnecting');
     expect(scanner.status().lastError).toMatch(/not found/);
     mock.addPort(PATH);
-    await waitUntil('port open', () => scanner.status().state === 'ready');
+    await waitUntil('port open', () => scanner.status().state === 'ready', WAITING);
     expect(faults).toEqual(['fault:scanner.disconnected', 'recovered:scanner.disconnected']);
   });
 });
@@ -236,7 +231,7 @@ describe('the scanner on a real pseudo-terminal with the simulated scanner', () 
     await sim.sendRaw('AB12-CD34\r\n');
     await sim.sendRaw(Buffer.from('\x1b[2J\x00\r', 'latin1'));
     await sim.sendRaw('not a code\r');
-    await waitUntil('three scans', () => made.scans.length === 3);
+    await waitUntil('three scans', () => made.scans.length === 3, WAITING);
     expect(made.scans.map((s) => [s.code, s.valid])).toEqual([
       ['SIM-ON-TIME', true],
       ['AB12-CD34', true],
@@ -245,11 +240,11 @@ describe('the scanner on a real pseudo-terminal with the simulated scanner', () 
     expect(made.scanner.status().counters.rejected.not_printable).toBe(1);
 
     await sim.unplug();
-    await waitUntil('unplug noticed', () => made.scanner.status().state !== 'ready');
+    await waitUntil('unplug noticed', () => made.scanner.status().state !== 'ready', WAITING);
     await sim.replug();
-    await waitUntil('reopened', () => made.scanner.status().state === 'ready', 5_000);
+    await waitUntil('reopened', () => made.scanner.status().state === 'ready', { timeoutMs: 5_000 });
     await sim.scan('EF56-GH78');
-    await waitUntil('scan after replug', () => made.scans.length === 4);
+    await waitUntil('scan after replug', () => made.scans.length === 4, WAITING);
     expect(made.scans[3]).toMatchObject({ code: 'EF56-GH78', valid: true });
     expect(made.faults).toEqual(['fault:scanner.disconnected', 'recovered:scanner.disconnected']);
   });

@@ -7,18 +7,12 @@ import { hangupAwareBinding, openSerialPort } from '../devices/serial/serialPort
 import type { SerialCloseInfo, SerialTransport } from '../devices/serial/transport.js';
 import { createPtyPair, type PtyPair } from '../sim/pty.js';
 import { createMockSerialFactory } from '../sim/serial/mockTransport.js';
+import { waitUntil } from './support/waitUntil.js';
 
 /** Bounded wait for real I/O on a PTY (not a timeout under test). */
 const IO_WAIT_MS = 3000;
 const BAUD = 115200;
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = IO_WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Runs every pending nextTick/microtask chain (the mock binding's I/O) without touching timers. */
 async function settleMockIo(): Promise<void> {
@@ -66,8 +60,8 @@ describe('the real serial port over a socat PTY', () => {
     await controller.write('status?\n');
     await board.write(Buffer.from([0x24, 0x30, 0x00, 0xff, 0x0a]));
 
-    await waitFor(() => atBoard.text() === 'status?\n', 'the command at the board end');
-    await waitFor(() => atController.text() === '$0\x00\xff\n', 'the raw bytes at the controller end');
+    await waitUntil('the command at the board end', () => atBoard.text() === 'status?\n', { timeoutMs: IO_WAIT_MS, pollMs: 5 });
+    await waitUntil('the raw bytes at the controller end', () => atController.text() === '$0\x00\xff\n', { timeoutMs: IO_WAIT_MS, pollMs: 5 });
   });
 
   it('reports an unplug (not our close) once when socat dies, and refuses writes afterwards', async () => {
@@ -75,7 +69,7 @@ describe('the real serial port over a socat PTY', () => {
     const infos = closes(controller);
 
     await pair.unplug();
-    await waitFor(() => infos.length > 0, 'the close report');
+    await waitUntil('the close report', () => infos.length > 0, { timeoutMs: IO_WAIT_MS, pollMs: 5 });
 
     expect(infos).toHaveLength(1);
     expect(infos[0]?.byUs).toBe(false);
@@ -114,7 +108,7 @@ describe('the real serial port over a socat PTY', () => {
     const first = await open(pair.controllerPath);
     const infos = closes(first);
     await pair.unplug();
-    await waitFor(() => infos.length > 0, 'the unplug');
+    await waitUntil('the unplug', () => infos.length > 0, { timeoutMs: IO_WAIT_MS, pollMs: 5 });
     await expect(openSerialPort({ path: pair.controllerPath, baudRate: BAUD })).rejects.toSatisfy((e) =>
       isKioskError(e, ErrorCode.SerialOpenFailed),
     );
@@ -124,7 +118,7 @@ describe('the real serial port over a socat PTY', () => {
     const board = await open(pair.boardPath);
     const atBoard = received(board);
     await controller.write('again\n');
-    await waitFor(() => atBoard.text() === 'again\n', 'bytes after replug');
+    await waitUntil('bytes after replug', () => atBoard.text() === 'again\n', { timeoutMs: IO_WAIT_MS, pollMs: 5 });
   });
 
   it('fails to open a missing port with SerialOpenFailed naming the path', async () => {

@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeEscPos, EscPosInterpreter, EscPosTokenizer, type EscPosDocument } from '../sim/printer/escposDecoder.js';
 import { renderTicketPng, renderTicketText } from '../sim/printer/renderTicket.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
+import { waitUntil } from './support/waitUntil.js';
 
 // jsqr is CommonJS whose module.exports is the function and also carries it as .default.
 const jsQR = jsQRModule.default;
@@ -91,13 +92,6 @@ class PrinterClient {
 }
 
 /** Waits for something the printer does on its own side of the socket. */
-async function waitUntil(condition: () => boolean, timeoutMs = REPLY_WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function portugueseTicket(): Buffer {
   const p = new ThermalPrinter({ type: PrinterTypes.EPSON, interface: 'tcp://x', characterSet: CharacterSet.PC860_PORTUGUESE });
@@ -162,7 +156,7 @@ describe('simulated TM-T20III on TCP', () => {
     printer.setStatus({ offline: true });
     client.send(DLE_EOT(1));
     client.send(Buffer.from('lost line\n\x1dV\x00', 'latin1'));
-    await waitUntil(() => printer.droppedBytes === 3 + 'lost line\n'.length + 3);
+    await waitUntil('the bytes of the lost line counted as dropped', () => printer.droppedBytes === 3 + 'lost line\n'.length + 3, { timeoutMs: REPLY_WAIT_MS, pollMs: 5 });
     // Powered back on with the cover open, so any late answer to the first request (0x1a)
     // would be told apart from the answer to the next one (0x16).
     printer.setStatus({ offline: false, coverOpen: true });

@@ -3,28 +3,20 @@
  * a real mosquitto, the simulated central on it, and the simulated Epson printer on TCP.
  * What the printer received is decoded and checked; what central received is checked.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, type KioskConfig } from '../src/config/schema.js';
-import { silentLogger } from '../src/log.js';
-import { startController, type Controller, type ControllerOptions } from '../src/main.js';
+import type { ControllerOptions } from '../src/main.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
-import { startCentralSimulator, type CentralSimulator } from '../sim/central/centralSimulator.js';
-import { startSimulatedPrinter, type SimulatedPrinter } from '../sim/printer/simulatedPrinter.js';
+import { startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { waitUntil as pollUntil } from './support/waitUntil.js';
 
 /** Central's answer is awaited this long in these tests (the contract default is 1500). */
 const REQUEST_TIMEOUT_MS = 300;
 /** Long enough for the printer machine to notice a status change at its next poll. */
 const PRINTER_NOTICE_MS = STATUS_POLL_MS * 3;
-const CONDITION_POLL_MS = 10;
 
 let broker: Mosquitto;
-let testNo = 0;
-const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -32,84 +24,32 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(stopKiosks);
 
-interface Kiosk {
-  controller: Controller;
-  printer: SimulatedPrinter;
-  central: CentralSimulator;
-  config: KioskConfig;
-  dataDir: string;
+interface Kiosk extends HarnessKiosk {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
-  restart(): Promise<void>;
 }
+
+const SERVICES = [
+  { id: 'prestacoes', prefix: 'P', name: { 'pt-PT': 'Prestações', en: 'Benefits' }, online: true },
+  { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' } },
+  // Known to the kiosk, unknown to central: central answers an error other than closed.
+  { id: 'pensoes', prefix: 'N', name: { 'pt-PT': 'Pensões' } },
+];
 
 async function startKiosk(extra: { config?: Record<string, unknown>; options?: ControllerOptions; centralServices?: { id: string; prefix: string }[] } = {}): Promise<Kiosk> {
-  testNo++;
-  const site = `site-${testNo}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-tickets-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const printer = await startSimulatedPrinter();
-  cleanups.push(() => printer.close());
-  const services = [
-    { id: 'prestacoes', prefix: 'P', name: { 'pt-PT': 'Prestações', en: 'Benefits' }, online: true },
-    { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' } },
-    // Known to the kiosk, unknown to central: central answers an error other than closed.
-    { id: 'pensoes', prefix: 'N', name: { 'pt-PT': 'Pensões' } },
-  ];
-  const central = await startCentralSimulator({
-    url: broker.url,
-    prefix: 'siga',
-    site,
-    services: extra.centralServices ?? services.filter((s) => s.id !== 'pensoes'),
+  const kiosk = await startHarnessKiosk({
+    brokerUrl: broker.url,
+    central: { services: extra.centralServices ?? SERVICES.filter((s) => s.id !== 'pensoes') },
+    config: { upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: REQUEST_TIMEOUT_MS }, services: SERVICES, ...extra.config },
+    ...(extra.options ? { options: extra.options } : {}),
   });
-  cleanups.push(() => central.close());
-  const config = configSchema.parse({
-    kiosk: { id: `t${testNo}-k1`, site, locale: 'pt-PT' },
-    dataDir,
-    http: { host: '127.0.0.1', port: 0 },
-    printer: { type: 'epson', interface: `tcp://127.0.0.1:${printer.port}` },
-    upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: REQUEST_TIMEOUT_MS },
-    services,
-    ...extra.config,
+  return Object.assign(kiosk, {
+    post: (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) => kiosk.request('POST', '/api/tickets', body, headers),
   });
-  const options: ControllerOptions = { log: silentLogger(), upstreamBackoff: { initialMs: 20, maxMs: 100 }, ...extra.options };
-  const kiosk: Kiosk = {
-    controller: await startController(config, options),
-    printer,
-    central,
-    config,
-    dataDir,
-    async post(body, headers = { 'content-type': 'application/json' }) {
-      const res = await fetch(`${kiosk.controller.url}/api/tickets`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
-    },
-    async restart() {
-      await kiosk.controller.stop('test restart');
-      kiosk.controller = await startController(config, options);
-      await ready(kiosk);
-    },
-  };
-  cleanups.push(() => kiosk.controller.stop('test end'));
-  await ready(kiosk);
-  return kiosk;
 }
 
-async function waitUntil(what: string, pred: () => boolean, timeoutMs = PRINTER_NOTICE_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, CONDITION_POLL_MS));
-  }
-}
-
-/** The printer has read its status and the link is up: a ticket can be asked for. */
-async function ready(k: Kiosk): Promise<void> {
-  await waitUntil('printer ready', () => k.controller.printer!.status().ready);
-  await waitUntil('upstream connected', () => k.controller.upstream.status().connected);
-}
+const waitUntil = (what: string, pred: () => boolean, timeoutMs = PRINTER_NOTICE_MS) => pollUntil(what, pred, { timeoutMs });
 
 const ticketEvents = (events: EventEnvelope[], type = 'ticket.issued') => events.filter((e) => e.type === type);
 

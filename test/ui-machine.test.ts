@@ -33,7 +33,10 @@ function recordingBackend(overrides: Partial<KioskUiBackend> = {}) {
       calls.push('deposit');
       return { kind: 'started', receipt: 'R-1', expiresInS: 60 };
     },
-    depositState: async (): Promise<DepositState> => ({ state: 'awaiting_drop', receipt: 'R-1', secondsLeft: 30 }),
+    watchDeposit: (listener: (s: DepositState) => void) => {
+      listener({ state: 'awaiting_drop', receipt: 'R-1', secondsLeft: 30 });
+      return () => undefined;
+    },
     cancelDeposit: async () => {
       calls.push('cancel');
     },
@@ -91,6 +94,28 @@ describe('touch UI flow', () => {
     await vi.advanceTimersByTimeAsync(60_000 + DEFAULT_UI_TIMINGS.depositWaitGraceMs);
     expect(calls).toEqual(['deposit', 'cancel']);
     expect(screenOf(ui.getSnapshot())).toBe('home');
+  });
+
+  it('learns of the envelope in-process the moment the deposit machine records it: thanks at once, no timer, and it stops listening', async () => {
+    const listeners = new Set<(s: DepositState) => void>();
+    const { backend } = recordingBackend({
+      watchDeposit: (listener) => {
+        listeners.add(listener);
+        listener({ state: 'awaiting_drop', receipt: 'R-1', secondsLeft: 60 });
+        return () => listeners.delete(listener);
+      },
+    });
+    const ui = start(backend);
+    ui.send({ type: 'DEPOSIT' });
+    ui.send({ type: 'CONFIRM' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(screenOf(ui.getSnapshot())).toBe('depositWaiting');
+    expect(listeners.size).toBe(1);
+    for (const l of listeners) l({ state: 'awaiting_drop', receipt: 'R-1', secondsLeft: 59 });
+    expect(ui.getSnapshot().context.deposit).toMatchObject({ receipt: 'R-1', secondsLeft: 59 });
+    for (const l of listeners) l({ state: 'received', receipt: 'R-1', secondsLeft: null });
+    expect(screenOf(ui.getSnapshot())).toBe('depositThanks');
+    expect(listeners.size).toBe(0);
   });
 
   it('the printer failing while the citizen reads the priority screen shows the printer notice, then out of service until it is back', async () => {

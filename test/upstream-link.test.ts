@@ -10,6 +10,7 @@ import { OutboxStore } from '../src/upstream/outbox.js';
 import { Upstream, type UpstreamOptions } from '../src/facades/upstream.js';
 import { buildConnectOptions } from '../src/upstream/session.js';
 import { collectEvents, startMosquitto, type EventCollector, type Mosquitto, type ReceivedMessage } from './support/mosquitto.js';
+import { waitUntil } from './support/waitUntil.js';
 
 const KIOSK = 'lisboa-01-k1';
 const SITE = 'lisboa-01';
@@ -85,13 +86,6 @@ function nextEvent(link: Upstream, event: 'connected' | 'disconnected'): Promise
   });
 }
 
-async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function envelopes(messages: readonly ReceivedMessage[]): EventEnvelope[] {
   return messages.filter((m) => m.topic === EVENTS).map((m) => JSON.parse(m.payload) as EventEnvelope);
@@ -128,7 +122,7 @@ describe('the upstream link publishing events', () => {
     await events.waitFor((m) => m.length >= 30);
     expect(events.messages.every((m) => m.topic === EVENTS)).toBe(true);
     expect(envelopes(events.messages)).toEqual([...stored, ...fresh]);
-    await until(() => outbox.depth() === 0, 'outbox drained');
+    await waitUntil('outbox drained', () => outbox.depth() === 0, { timeoutMs: 10_000 });
     const s = link.status();
     expect(s).toMatchObject({ connected: true, outboxDepth: 0, oldestEventAgeS: null, lastAckSeq: 30, reconnects: 0, lastError: null, outboxFull: false });
     expect(s.lastAckAt).toEqual(expect.any(String));
@@ -182,7 +176,7 @@ describe('the upstream link publishing events', () => {
     await connected;
     outbox.append(deposits(1, 5));
     await events.waitFor((m) => m.length >= 5);
-    await until(() => outbox.depth() === 0, 'first events acknowledged');
+    await waitUntil('first events acknowledged', () => outbox.depth() === 0, { timeoutMs: 10_000 });
 
     const down = nextEvent(link, 'disconnected');
     gate.open = false;
@@ -200,7 +194,7 @@ describe('the upstream link publishing events', () => {
     await up;
     await events.waitFor((m) => m.length >= 305 && dedupedSeqs(m).length >= 305);
     expect(dedupedSeqs(events.messages)).toEqual(range(1, 305));
-    await until(() => outbox.depth() === 0, 'outbox drained');
+    await waitUntil('outbox drained', () => outbox.depth() === 0, { timeoutMs: 10_000 });
     expect(link.status().reconnects).toBe(1);
   });
 
@@ -217,7 +211,7 @@ describe('the upstream link publishing events', () => {
     const down = nextEvent(link, 'disconnected');
     await broker.stop('SIGKILL');
     await down;
-    await until(() => !events.connected, 'consumer saw the broker go');
+    await waitUntil('consumer saw the broker go', () => !events.connected, { timeoutMs: 10_000 });
     const firstLeft = outbox.oldest()?.seq ?? N + 1;
     const received = new Set(dedupedSeqs(events.messages));
     expect(firstLeft).toBeGreaterThan(1); // some were acknowledged and deleted…
@@ -229,7 +223,7 @@ describe('the upstream link publishing events', () => {
     gate.open = true;
     await events.waitFor((m) => m.length >= N && dedupedSeqs(m).length >= N, 15_000);
     expect(dedupedSeqs(events.messages)).toEqual(range(1, N));
-    await until(() => outbox.depth() === 0, 'outbox drained');
+    await waitUntil('outbox drained', () => outbox.depth() === 0, { timeoutMs: 10_000 });
   });
 
   it('reports the upstream as faulty after being down for a while, and recovered once connected, through the outbox', async () => {
@@ -238,7 +232,7 @@ describe('the upstream link publishing events', () => {
     const gate = gatedConnect();
     const link = makeLink({ faultAfterMs: 100, connect: gate.connect });
     link.start();
-    await until(() => outbox.depth() === 1, 'fault event stored');
+    await waitUntil('fault event stored', () => outbox.depth() === 1, { timeoutMs: 10_000 });
     const fault = JSON.parse(outbox.peek(0, 1)[0]!.payload) as EventEnvelope<'device.fault'>;
     expect(fault.type).toBe('device.fault');
     expect(fault.data).toMatchObject({ device: 'upstream', code: 'upstream.disconnected' });
@@ -263,7 +257,7 @@ describe('the upstream link publishing events', () => {
     const gate = gatedConnect();
     const link = makeLink({ connect: gate.connect });
     link.start();
-    await until(() => gate.clients.length >= 3, 'three connection attempts');
+    await waitUntil('three connection attempts', () => gate.clients.length >= 3, { timeoutMs: 10_000 });
     expect(link.status().connected).toBe(false);
     expect(link.status().lastError).toMatch(/not authori[sz]ed/i);
   });
@@ -302,7 +296,7 @@ describe('the broker session', () => {
     const gate = gatedConnect();
     const link = makeLink({ connect: gate.connect });
     link.start();
-    await until(() => gate.clients.length >= 2, 'two connection attempts');
+    await waitUntil('two connection attempts', () => gate.clients.length >= 2, { timeoutMs: 10_000 });
     await link.stop();
     const attempts = gate.clients.length;
     await new Promise((r) => setTimeout(r, TEST_BACKOFF.maxMs * 3));
@@ -406,14 +400,14 @@ describe('the upstream link asking central', () => {
     const seen: unknown[] = [];
     link.onQueues((q) => seen.push(q));
     link.start();
-    await until(() => seen.length === 1, 'retained queue state');
+    await waitUntil('retained queue state', () => seen.length === 1, { timeoutMs: 10_000 });
     expect(link.queues()).toEqual(first);
 
     await central.publishAsync(`${BASE}/queues`, JSON.stringify({ v: 1, ts: 'x', services: { prestacoes: { waiting: -1 } } }), { qos: 1, retain: true });
     await central.publishAsync(`${BASE}/queues`, 'nonsense', { qos: 1, retain: true });
     const second = { v: 1, ts: '2026-11-28T09:16:00Z', services: { prestacoes: { waiting: 11, estimatedWaitMin: 30 } } };
     await central.publishAsync(`${BASE}/queues`, JSON.stringify(second), { qos: 1, retain: true });
-    await until(() => seen.length === 2, 'second queue state');
+    await waitUntil('second queue state', () => seen.length === 2, { timeoutMs: 10_000 });
     expect(seen).toEqual([first, second]);
     expect(link.queues()).toEqual(second);
   });

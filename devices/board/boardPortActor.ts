@@ -12,7 +12,8 @@ import { LineFramer, encodeCommand, parseFrame } from './protocol.js';
 /** What the port actor tells the machine. */
 export type BoardPortEvent =
   | LinkConnectionEvent
-  | { type: 'BOARD.FRAME'; frame: BoardFrame; raw: string }
+  /** `at`: when the line arrived (ms, the port's clock), so the machine's assigns read no clock. */
+  | { type: 'BOARD.FRAME'; frame: BoardFrame; raw: string; at: number }
   | { type: 'BOARD.MALFORMED'; reason: MalformedReason; detail: string; raw: string };
 
 /** What the machine asks of the port actor (through the link's LINK.SEND). */
@@ -35,10 +36,13 @@ export interface BoardPortOptions {
    * fsync (group commit) and nothing is announced before that commit.
    */
   batch?: <T>(fn: () => T) => T;
+  /** Wall time in ms for each frame's `at`; Date.now unless the composition root says. */
+  now?: () => number;
 }
 
 export function createBoardPortLogic(openPort: SerialTransportFactory, options: BoardPortOptions = {}) {
   const batch = options.batch ?? (<T>(fn: () => T): T => fn());
+  const now = options.now ?? Date.now;
   return createSerialConnectionLogic<BoardPortCommand>(openPort, {
     name: 'board port',
     encode: (msg) => encodeCommand(msg.seq, msg.command),
@@ -47,6 +51,7 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
       return (chunk, send) => {
         const items = framer.push(chunk);
         if (items.length === 0) return;
+        const at = now();
         // Each event is handled synchronously by the idle link and machine, so all of it lands in the batch.
         try {
           batch(() => {
@@ -57,7 +62,7 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
               }
               const raw = printable(item.line);
               const parsed = parseFrame(item.line);
-              if (parsed.ok) send({ type: 'BOARD.FRAME', frame: parsed.frame, raw });
+              if (parsed.ok) send({ type: 'BOARD.FRAME', frame: parsed.frame, raw, at });
               else send({ type: 'BOARD.MALFORMED', reason: parsed.reason, detail: parsed.detail, raw });
             }
           });

@@ -27,7 +27,7 @@
  *   changes the XOR (x ^ old ^ new, old ≠ new), in the `$`/`*`/CS it breaks framing or
  *   the CS comparison, and a changed-in control or non-ASCII byte is not_ascii.
  */
-import { ErrorCode, KioskError } from '../../src/errors.js';
+import { ErrorCode, KioskError } from '../../kernel/errors.js';
 import {
   MAX_LINE_BYTES,
   SEQ_MODULO,

@@ -5,7 +5,7 @@
  * one request per read never sees two at once). Nothing that arrives on the wire makes it
  * throw: garbage becomes an invalid status, counted.
  */
-import type { Logger } from '../../src/log.js';
+import type { Logger } from '../../kernel/log.js';
 import type { PrinterTransport, PrinterTransportFactory, PrinterCloseInfo } from './printerTransport.js';
 import { canPrint, classifyStatus, encodeCompletionRequest, isValidJobId, noReplyStatus, scanIncoming, type PrinterStatus } from './statusProtocol.js';
 import { printerProfile, type PrinterFamily, type PrinterProfile } from './models/index.js';

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { ErrorCode, KioskError } from '../../src/errors.js';
+import { ErrorCode, KioskError } from '../../kernel/errors.js';
 import { openSerialPort } from '../serial/serialPortTransport.js';
 import type { SerialTransportFactory } from '../serial/transport.js';
 

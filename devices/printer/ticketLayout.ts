@@ -12,7 +12,7 @@
  *   text is reduced to PC860 first (pc860.ts).
  */
 import { BreakLine, CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
-import { dateTimeFormat } from '../../src/timeFormat.js';
+import { dateTimeFormat } from '../../kernel/timeFormat.js';
 import { toPc860Text } from './pc860.js';
 import { qrModules } from './qrSymbol.js';
 import { DEFAULT_CONTACT_LINE, TICKET_TEXTS, type TicketKind, type TicketLocale } from './ticketTexts.js';

@@ -7,7 +7,7 @@ import { read as fsRead } from 'node:fs';
 import { promisify } from 'node:util';
 import { SerialPort } from 'serialport';
 import { SerialPortStream } from '@serialport/stream';
-import { ErrorCode, KioskError } from '../../src/errors.js';
+import { ErrorCode, KioskError } from '../../kernel/errors.js';
 import type { SerialCloseInfo, SerialTransport, SerialTransportFactory } from './transport.js';
 
 /** Opens the real port: 8N1, no flow control. */

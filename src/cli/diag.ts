@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { DiagOutboxView, DiagStatus, DropboxDiagnosticsView, PrinterDiagnosticsView } from '../http/diagRoutes.js';
-import { ErrorCode, KioskError } from '../errors.js';
+import { ErrorCode, KioskError } from '../../kernel/errors.js';
 
 export const DIAG_ACTIONS = ['status', 'outbox', 'logs', 'test-print', 'unlock', 'led', 'sensors'] as const;
 export type DiagAction = (typeof DIAG_ACTIONS)[number];

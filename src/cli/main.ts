@@ -3,7 +3,7 @@
  * which is the only place that may reach into sim/.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { isKioskError } from '../errors.js';
+import { isKioskError } from '../../kernel/errors.js';
 import { VERSION } from '../version.js';
 
 export interface SimCommandOptions {
@@ -113,7 +113,9 @@ export async function runCli(argv: string[], hooks: CliHooks = {}): Promise<numb
       console.error(err.message);
       return EXIT_USAGE;
     }
-    console.error(`kiosk: ${err instanceof Error ? err.message : String(err)}`);
+    // A KioskError's message says what failed and what to do; its code names it for support.
+    if (isKioskError(err)) console.error(`kiosk: ${err.message} (error ${err.code}, ${err.codeName})`);
+    else console.error(`kiosk: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT_FAILURE;
   }
 }

@@ -1,12 +1,11 @@
 /** `kiosk run --config FILE`: load, validate, start, and stop cleanly on SIGTERM/SIGINT. */
 import { loadConfigFile } from '../config/load.js';
-import { createLogger } from '../log.js';
 import { startController } from '../main.js';
 
 export async function runFromConfigFile(file: string): Promise<void> {
   const config = loadConfigFile(file); // throws KioskError(1xx) → exit 2 with the message
-  const log = createLogger();
-  const controller = await startController(config, { log });
+  const controller = await startController(config);
+  const log = controller.log;
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', onSignal);

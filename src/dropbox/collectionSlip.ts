@@ -18,7 +18,8 @@
  * `dropbox.collection_slip` is recorded. A retry after an unconfirmed print is marked
  * as a copy.
  */
-import { LINE_WIDTH, encodeLines, formatIssuedAt, type PrinterModel } from '../../devices/printer/ticketLayout.js';
+import { every, systemClock, type Clock } from '../../kernel/clock.js';
+import { encodeLines, formatIssuedAt, LINE_WIDTH, type PrinterModel } from '../../devices/printer/ticketLayout.js';
 import { TICKET_TEXTS, type TicketLocale } from '../../devices/printer/ticketTexts.js';
 import type { Logger } from '../log.js';
 import type { Printer } from '../facades/printer.js';
@@ -154,16 +155,6 @@ export interface CollectionOutbox extends Pick<EventLog, 'append' | 'getState'> 
   peek(afterSeq: number, limit: number): Array<{ seq: number; payload: string }>;
 }
 
-export interface CollectionClock {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-const systemClock: CollectionClock = {
-  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-};
-
 export interface CollectionDeskOptions {
   box: string;
   kioskId: string;
@@ -172,7 +163,7 @@ export interface CollectionDeskOptions {
   outbox: CollectionOutbox;
   printer: Printer | null;
   log: Logger;
-  clock?: CollectionClock;
+  clock?: Clock;
 }
 
 export interface CollectionDeskView {
@@ -185,12 +176,12 @@ export interface CollectionDeskView {
 }
 
 export class CollectionDesk {
-  private readonly clock: CollectionClock;
+  private readonly clock: Clock;
   private readonly key: string;
   private state: StoredCollection;
   private printing: Promise<void> | null = null;
   private stopped = false;
-  private retryTimer: unknown = null;
+  private stopRetry: (() => void) | null = null;
   private readonly offs: Array<() => void> = [];
 
   constructor(private readonly opts: CollectionDeskOptions) {
@@ -206,7 +197,7 @@ export class CollectionDesk {
     if (printer) {
       this.offs.push(printer.onEvent((e) => e.type === 'recovered' && this.printPending()));
     }
-    this.retryTimer = this.clock.setInterval(() => this.printPending(), COLLECTION_SLIP_RETRY_MS);
+    this.stopRetry = every(this.clock, COLLECTION_SLIP_RETRY_MS, () => this.printPending());
     this.printPending();
     return this;
   }
@@ -214,8 +205,8 @@ export class CollectionDesk {
   stop(): void {
     this.stopped = true;
     for (const off of this.offs.splice(0)) off();
-    if (this.retryTimer !== null) this.clock.clearInterval(this.retryTimer);
-    this.retryTimer = null;
+    this.stopRetry?.();
+    this.stopRetry = null;
   }
 
   view(): CollectionDeskView {

@@ -1,12 +1,8 @@
 /**
- * The deposit flow (issue #4): a citizen asks to deposit documents → a receipt is printed
- * (receipt id, box, date and time, QR, advice to keep it) → the slot light goes on →
- * the next envelope the board reports as a DROP within DEPOSIT_DROP_TIMEOUT_MS is linked
- * to the receipt (its `dropbox.deposit` event carries `receipt`) → light off. No drop in
- * time, or the citizen cancels: `dropbox.receipt_voided`, light off.
- *
- * One deposit at a time per kiosk. States: idle → printing → awaiting_drop → received |
- * voided (shown for DEPOSIT_RESULT_KEPT_MS, then idle again).
+ * The deposit desk (issue #4): what the HTTP routes and the touch UI call to take a
+ * deposit. The flow itself is the deposit machine (src/machines/depositMachine.ts); the
+ * desk provides its I/O (the printer, the outbox, the drop box's slot light and drop
+ * link) and answers begin/cancel/view from its snapshot.
  *
  * Durable: the receipt counter and the receipt in flight live in the outbox's state
  * table, written in the same transaction as the event that goes with each step, so a
@@ -15,22 +11,30 @@
  * Receipt ids: `R-<kiosk tag>-<nnnnnn>` (e.g. `R-K1-000123`), unique per kiosk for the
  * life of its data folder.
  */
+import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import type { TicketContent } from '../../devices/printer/ticketLayout.js';
 import { DEFAULT_CONTACT_LINE, type TicketLocale } from '../../devices/printer/ticketTexts.js';
-import type { Logger } from '../log.js';
-import type { DropboxLedger, FillLevel, RecordedDeposit } from '../machines/dropboxLedger.js';
+import { systemClock, type Clock } from '../../kernel/clock.js';
+import type { Logger } from '../../kernel/log.js';
+import type { KioskConfig } from '../config/schema.js';
+import type { Dropbox } from '../facades/dropbox.js';
 import type { Printer } from '../facades/printer.js';
-import type { EventLog, NewEvent } from '../upstream/events.js';
+import {
+  DEPOSIT_DROP_TIMEOUT_MS,
+  depositMachine,
+  type DepositMachineEvent,
+  type DepositSnapshot,
+  type PendingReceiptRecord,
+  type PrintReceiptOutput,
+  type VoidReason,
+} from '../machines/depositMachine.js';
 import { kioskTag } from '../tickets/offlineNumbering.js';
+import type { EventLog, NewEvent } from '../upstream/events.js';
 
-/** How long the slot light waits for the envelope after the receipt is printed. */
-export const DEPOSIT_DROP_TIMEOUT_MS = 120_000;
-/** How long GET /api/deposits/current keeps showing `received` or `voided` before `idle`. */
-export const DEPOSIT_RESULT_KEPT_MS = 30_000;
+export { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS, DEPOSIT_VOID_RETRY_MS, type VoidReason } from '../machines/depositMachine.js';
+
 /** The printer machine answers every job; should it not, the receipt counts as not printed after this. */
 export const DEPOSIT_PRINT_TIMEOUT_MS = 60_000;
-/** A void the outbox refused (disk full) is tried again after this. */
-export const DEPOSIT_VOID_RETRY_MS = 5_000;
 /** Where the receipt's QR leads: `<base>/<site>/<receipt>`. */
 export const DEFAULT_RECEIPT_URL_BASE = 'https://siga.seg-social.pt/r';
 
@@ -39,37 +43,6 @@ export const RECEIPT_SEQ_STATE_KEY = 'deposits.receiptSeq';
 const RECEIPT_DIGITS = 6;
 
 export type DepositState = 'idle' | 'printing' | 'awaiting_drop' | 'received' | 'voided';
-export type VoidReason = 'no_drop' | 'cancelled' | 'interrupted';
-
-/** The receipt in flight, as stored. */
-interface PendingReceiptRecord {
-  receipt: string;
-  box: string;
-  phase: 'printing' | 'awaiting_drop';
-  issuedAt: number;
-  expiresAt: number | null;
-}
-
-export interface DepositClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: DepositClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
-/** What the desk needs to know of the drop box (dropboxStatusView gives it). */
-export interface DropboxAvailability {
-  /** 'online' when frames arrive; anything else ('offline', 'starting') cannot take a deposit. */
-  state: string;
-  fillLevel: FillLevel | null;
-  /** Door region of the drop-box machine: 'closed' | 'unknown' | 'openedByUs' | 'forced'. */
-  door: string;
-}
 
 export type DepositStartOutcome =
   | { kind: 'started'; receipt: string; expiresInS: number }
@@ -92,19 +65,13 @@ export interface DepositView {
 }
 
 export interface DepositDeskOptions {
-  box: string;
-  kioskId: string;
-  site: string;
-  locale: TicketLocale;
+  dropbox: Dropbox;
+  kiosk: Pick<KioskConfig['kiosk'], 'id' | 'site' | 'locale'>;
   timeZone: string;
   events: EventLog;
-  ledger: DropboxLedger;
-  /** The drop box as it is now; null when it cannot be known. */
-  dropbox: () => DropboxAvailability | null;
-  setSlotLight: (mode: 'ON' | 'OFF') => void;
   printer: Printer | null;
   log: Logger;
-  clock?: DepositClock;
+  clock?: Clock;
   dropTimeoutMs?: number;
   receiptUrlBase?: string;
 }
@@ -137,65 +104,59 @@ export function formatReceiptId(tag: string, n: number): string {
 }
 
 export class DepositDesk {
-  private state: DepositState = 'idle';
-  private current: PendingReceiptRecord | null = null;
-  private voidReason: VoidReason | null = null;
-  private expiryTimer: unknown = null;
-  private resultTimer: unknown = null;
-  private readonly clock: DepositClock;
+  private readonly clock: Clock;
   private readonly tag: string;
   private readonly dropTimeoutMs: number;
+  private readonly actor;
   private unsubscribe: (() => void) | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DepositDeskOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.tag = kioskTag(opts.kioskId);
+    this.tag = kioskTag(opts.kiosk.id);
     this.dropTimeoutMs = opts.dropTimeoutMs ?? DEPOSIT_DROP_TIMEOUT_MS;
+    const stored = parsePending(opts.events.getState(DEPOSIT_PENDING_STATE_KEY));
+    const windowMs = stored?.expiresAt != null ? stored.expiresAt - this.clock.now() : 0;
+    this.actor = createActor(this.machine(), {
+      clock: this.clock,
+      input: { dropTimeoutMs: this.dropTimeoutMs, resume: stored ? { record: stored, expired: windowMs <= 0, windowMs } : null },
+    });
+    this.actor.subscribe({ error: (err) => opts.log.fatal({ err: (err as Error).message }, 'deposit machine stopped on an error') });
   }
 
   /** Listens for deposits and resumes (or voids) a receipt left pending by a restart. */
   start(): this {
-    this.unsubscribe = this.opts.ledger.onDeposit((d) => this.onDeposit(d));
-    const stored = parsePending(this.opts.events.getState(DEPOSIT_PENDING_STATE_KEY));
-    if (!stored) return this;
-    this.current = stored;
-    if (stored.phase === 'printing' || stored.expiresAt === null) {
-      // Cut off while printing: the citizen may hold a receipt nobody will honour.
-      this.voidCurrent('interrupted');
-    } else if (this.clock.now() >= stored.expiresAt) {
-      this.voidCurrent('no_drop');
-    } else {
-      this.opts.log.info({ receipt: stored.receipt }, 'deposit receipt from before the restart waits for its envelope');
-      this.awaitDrop(stored);
-    }
+    this.unsubscribe = this.opts.dropbox.onDeposit((d) => this.actor.send({ type: 'DEPOSIT', receipt: d.receipt, count: d.count }));
+    this.actor.start();
+    const resumed = this.actor.getSnapshot();
+    if (resumed.matches('awaitingDrop')) this.opts.log.info({ receipt: resumed.context.record?.receipt }, 'deposit receipt from before the restart waits for its envelope');
     return this;
   }
 
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
-    this.clearTimer('expiryTimer');
-    this.clearTimer('resultTimer');
+    this.actor.stop();
   }
 
   view(): DepositView {
-    const c = this.current;
-    const awaiting = this.state === 'awaiting_drop' && c?.expiresAt != null;
-    return {
-      state: this.state,
-      receipt: this.state === 'idle' ? null : (c?.receipt ?? null),
-      secondsLeft: awaiting ? Math.max(0, Math.ceil((c.expiresAt! - this.clock.now()) / 1000)) : null,
-      box: this.opts.box,
-      reason: this.state === 'voided' ? this.voidReason : null,
-    };
+    return this.viewOf(this.actor.getSnapshot());
+  }
+
+  /** Calls `listener` with the view now and after every change of the flow; returns the unsubscribe function. */
+  watch(listener: (view: DepositView) => void): () => void {
+    listener(this.view());
+    const sub = this.actor.subscribe((s) => listener(this.viewOf(s)));
+    return () => sub.unsubscribe();
   }
 
   /** A citizen asks to deposit: checks, prints the receipt, lights the slot. Never rejects. */
   async begin(): Promise<DepositStartOutcome> {
-    if (this.state === 'printing' || this.state === 'awaiting_drop') return { kind: 'busy' };
-    const box = this.opts.dropbox();
-    if (!box || box.state !== 'online') return { kind: 'dropbox_unavailable', detail: box ? box.state : 'absent' };
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot.matches('printing') || snapshot.matches('awaitingDrop') || snapshot.matches('voiding')) return { kind: 'busy' };
+    if (snapshot.matches('voidRetrying')) return { kind: 'storage_error', detail: 'the last receipt\'s void is not recorded yet' };
+    const box = this.opts.dropbox.status();
+    if (box.state !== 'online') return { kind: 'dropbox_unavailable', detail: box.state };
     if (box.fillLevel === 'full') return { kind: 'box_full' };
     if (box.door === 'openedByUs' || box.door === 'forced') return { kind: 'dropbox_unavailable', detail: 'door_open' };
     const printer = this.opts.printer;
@@ -203,149 +164,129 @@ export class DepositDesk {
     const pv = printer.status();
     if (!pv.ready) return { kind: 'printer_unavailable', detail: pv.state };
 
-    const now = this.clock.now();
     const n = (Number(this.opts.events.getState(RECEIPT_SEQ_STATE_KEY) ?? '0') || 0) + 1;
-    const record: PendingReceiptRecord = { receipt: formatReceiptId(this.tag, n), box: this.opts.box, phase: 'printing', issuedAt: now, expiresAt: null };
+    const record: PendingReceiptRecord = { receipt: formatReceiptId(this.tag, n), box: this.opts.dropbox.id, phase: 'printing', issuedAt: this.clock.now(), expiresAt: null };
     try {
       // The id is taken (and the receipt known to be in flight) before a byte is printed.
       this.opts.events.append([], { [RECEIPT_SEQ_STATE_KEY]: String(n), [DEPOSIT_PENDING_STATE_KEY]: JSON.stringify(record) });
     } catch (err) {
       return { kind: 'storage_error', detail: (err as Error).message };
     }
-    this.clearTimer('resultTimer');
-    this.state = 'printing';
-    this.current = record;
-    this.voidReason = null;
-
-    const printed = await this.print(record, printer);
-    if (this.stopped) return { kind: 'printer_unavailable', detail: 'shutting_down' };
-    if (!printed.confirmed) {
-      this.opts.log.warn({ receipt: record.receipt, reason: printed.reason }, 'deposit receipt not confirmed by the printer: deposit not started');
-      this.forget();
-      return { kind: 'printer_unavailable', detail: printed.reason ?? 'unconfirmed' };
+    this.actor.send({ type: 'START', record });
+    const after = await waitFor(this.actor, (s) => !s.matches('printing')).catch(() => this.actor.getSnapshot());
+    if (this.stopped || after.status !== 'active') return { kind: 'printer_unavailable', detail: 'shutting_down' };
+    if (after.matches('awaitingDrop') && after.context.record?.receipt === record.receipt) {
+      return { kind: 'started', receipt: record.receipt, expiresInS: Math.round(this.dropTimeoutMs / 1000) };
     }
-    const waiting: PendingReceiptRecord = { ...record, phase: 'awaiting_drop', expiresAt: this.clock.now() + this.dropTimeoutMs };
-    try {
-      this.opts.events.append([{ type: 'dropbox.receipt_issued', data: { box: this.opts.box, receipt: record.receipt } }], {
-        [DEPOSIT_PENDING_STATE_KEY]: JSON.stringify(waiting),
-      });
-    } catch (err) {
-      this.opts.log.error({ receipt: record.receipt, err: (err as Error).message }, 'printed deposit receipt could not be recorded');
-      this.forget();
-      return { kind: 'storage_error', detail: (err as Error).message };
-    }
-    this.opts.log.info({ receipt: record.receipt }, 'deposit receipt printed; slot light on');
-    this.awaitDrop(waiting);
-    return { kind: 'started', receipt: record.receipt, expiresInS: Math.round(this.dropTimeoutMs / 1000) };
+    const failure = after.context.lastFailure;
+    if (failure?.kind === 'storage_error') return { kind: 'storage_error', detail: failure.detail };
+    return { kind: 'printer_unavailable', detail: failure?.reason ?? 'unconfirmed' };
   }
 
   /** The citizen walked away (or pressed cancel): the receipt is voided. */
   cancel(): DepositCancelOutcome {
-    if (this.state === 'printing') return { kind: 'busy' };
-    if (this.state !== 'awaiting_drop' || !this.current) return { kind: 'none' };
-    const receipt = this.current.receipt;
-    return this.voidCurrent('cancelled') ? { kind: 'cancelled', receipt } : { kind: 'storage_error', detail: 'the void could not be recorded; it is retried' };
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot.matches('printing')) return { kind: 'busy' };
+    if (!snapshot.matches('awaitingDrop') || !snapshot.context.record) return { kind: 'none' };
+    const receipt = snapshot.context.record.receipt;
+    this.actor.send({ type: 'CANCEL' });
+    // recordVoid answers synchronously: the void's fate is in the snapshot already.
+    return this.actor.getSnapshot().matches('voided') ? { kind: 'cancelled', receipt } : { kind: 'storage_error', detail: 'the void could not be recorded; it is retried' };
   }
 
-  private awaitDrop(record: PendingReceiptRecord): void {
-    this.current = record;
-    this.state = 'awaiting_drop';
-    this.opts.ledger.setPendingReceipt({ receipt: record.receipt, state: { [DEPOSIT_PENDING_STATE_KEY]: null } });
-    this.opts.setSlotLight('ON');
-    this.clearTimer('expiryTimer');
-    const left = Math.max(0, (record.expiresAt ?? 0) - this.clock.now());
-    this.expiryTimer = this.clock.setTimeout(() => {
-      this.expiryTimer = null;
-      if (this.state === 'awaiting_drop') this.voidCurrent('no_drop');
-    }, left);
+  private viewOf(s: DepositSnapshot): DepositView {
+    const record = s.context.record;
+    const state: DepositState = s.matches('printing')
+      ? 'printing'
+      : s.matches('awaitingDrop')
+        ? 'awaiting_drop'
+        : s.matches('received')
+          ? 'received'
+          : s.matches('voided') || s.matches('voiding') || s.matches('voidRetrying')
+            ? 'voided'
+            : 'idle';
+    const awaiting = state === 'awaiting_drop' && record?.expiresAt != null;
+    return {
+      state,
+      receipt: state === 'idle' ? null : (record?.receipt ?? null),
+      secondsLeft: awaiting ? Math.max(0, Math.ceil((record.expiresAt! - this.clock.now()) / 1000)) : null,
+      box: this.opts.dropbox.id,
+      reason: state === 'voided' ? s.context.voidReason : null,
+    };
   }
 
-  private onDeposit(d: RecordedDeposit): void {
-    const c = this.current;
-    if (this.state !== 'awaiting_drop' || !c || d.receipt !== c.receipt) return;
-    this.clearTimer('expiryTimer');
-    this.state = 'received';
-    this.opts.log.info({ receipt: c.receipt, count: d.count }, 'envelope received for the deposit receipt');
-    // The ledger tells us from inside the drop-box machine's frame handling: the light
-    // command goes to that machine after the current frame is done.
-    queueMicrotask(() => this.opts.setSlotLight('OFF'));
-    this.keepResult();
+  /** The machine with the desk's I/O: printer, outbox, slot light, the drop link, log lines. */
+  private machine() {
+    const { events, log, dropbox } = this.opts;
+    return depositMachine.provide({
+      actors: {
+        printReceipt: fromPromise<PrintReceiptOutput, { record: PendingReceiptRecord }>(({ input }) => this.printAndRecord(input.record)),
+        recordVoid: fromCallback<DepositMachineEvent, { record: PendingReceiptRecord; reason: VoidReason }>(({ input, sendBack }) => {
+          const { record, reason } = input;
+          dropbox.linkNextDrop(null);
+          const event: NewEvent<'dropbox.receipt_voided'> = { type: 'dropbox.receipt_voided', data: { box: record.box, receipt: record.receipt, reason } };
+          try {
+            events.append([event], { [DEPOSIT_PENDING_STATE_KEY]: null });
+            sendBack({ type: 'VOID.RECORDED' });
+          } catch (err) {
+            log.error({ receipt: record.receipt, err: (err as Error).message }, 'deposit receipt void could not be recorded; retrying');
+            sendBack({ type: 'VOID.REFUSED' });
+          }
+        }),
+      },
+      actions: {
+        openSlot: (_, { record }) => {
+          dropbox.linkNextDrop({ receipt: record.receipt, state: { [DEPOSIT_PENDING_STATE_KEY]: null } });
+          dropbox.setSlotLight('ON');
+        },
+        closeSlot: () => dropbox.setSlotLight('OFF'),
+        noteReceived: (_, { receipt, count }) => log.info({ receipt, count }, 'envelope received for the deposit receipt'),
+        noteVoided: (_, { receipt, reason }) => log.info({ receipt, reason }, 'deposit receipt voided'),
+        forgetUnprinted: () => {
+          // A receipt that was never printed is simply no longer in flight (its id is not reused).
+          try {
+            events.append([], { [DEPOSIT_PENDING_STATE_KEY]: null });
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'could not clear the unprinted deposit receipt; voided at the next start');
+          }
+        },
+      },
+    });
   }
 
-  /** Records the void; false when the outbox refused (it is retried). */
-  private voidCurrent(reason: VoidReason): boolean {
-    const c = this.current;
-    if (!c) return false;
-    const event: NewEvent<'dropbox.receipt_voided'> = { type: 'dropbox.receipt_voided', data: { box: c.box, receipt: c.receipt, reason } };
-    this.opts.ledger.setPendingReceipt(null);
-    try {
-      this.opts.events.append([event], { [DEPOSIT_PENDING_STATE_KEY]: null });
-    } catch (err) {
-      this.opts.log.error({ receipt: c.receipt, err: (err as Error).message }, 'deposit receipt void could not be recorded; retrying');
-      this.clearTimer('expiryTimer');
-      this.expiryTimer = this.clock.setTimeout(() => {
-        this.expiryTimer = null;
-        if (!this.stopped) this.voidCurrent(reason);
-      }, DEPOSIT_VOID_RETRY_MS);
-      this.state = 'voided';
-      this.voidReason = reason;
-      return false;
+  private async printAndRecord(record: PendingReceiptRecord): Promise<PrintReceiptOutput> {
+    const printer = this.opts.printer;
+    if (!printer) return { kind: 'not_printed', reason: 'absent' };
+    const printed = await printer.print({ kind: 'ticket', content: this.receiptContent(record), isTicket: false }, { timeoutMs: DEPOSIT_PRINT_TIMEOUT_MS });
+    if (!printed.confirmed) {
+      this.opts.log.warn({ receipt: record.receipt, reason: printed.reason }, 'deposit receipt not confirmed by the printer: deposit not started');
+      return { kind: 'not_printed', reason: printed.reason ?? 'unconfirmed' };
     }
-    this.clearTimer('expiryTimer');
-    this.opts.log.info({ receipt: c.receipt, reason }, 'deposit receipt voided');
-    this.opts.setSlotLight('OFF');
-    this.state = 'voided';
-    this.voidReason = reason;
-    this.keepResult();
-    return true;
-  }
-
-  /** A receipt that was never printed: it is simply no longer in flight (its id is not reused). */
-  private forget(): void {
+    const waiting: PendingReceiptRecord = { ...record, phase: 'awaiting_drop', expiresAt: this.clock.now() + this.dropTimeoutMs };
     try {
-      this.opts.events.append([], { [DEPOSIT_PENDING_STATE_KEY]: null });
+      this.opts.events.append([{ type: 'dropbox.receipt_issued', data: { box: record.box, receipt: record.receipt } }], { [DEPOSIT_PENDING_STATE_KEY]: JSON.stringify(waiting) });
     } catch (err) {
-      this.opts.log.error({ err: (err as Error).message }, 'could not clear the unprinted deposit receipt; voided at the next start');
+      this.opts.log.error({ receipt: record.receipt, err: (err as Error).message }, 'printed deposit receipt could not be recorded');
+      return { kind: 'storage_error', detail: (err as Error).message };
     }
-    this.state = 'idle';
-    this.current = null;
-  }
-
-  private keepResult(): void {
-    this.clearTimer('resultTimer');
-    this.resultTimer = this.clock.setTimeout(() => {
-      this.resultTimer = null;
-      if (this.state === 'received' || this.state === 'voided') {
-        this.state = 'idle';
-        this.current = null;
-        this.voidReason = null;
-      }
-    }, DEPOSIT_RESULT_KEPT_MS);
-  }
-
-  private clearTimer(which: 'expiryTimer' | 'resultTimer'): void {
-    if (this[which] !== null) this.clock.clearTimeout(this[which]);
-    this[which] = null;
-  }
-
-  private async print(record: PendingReceiptRecord, printer: Printer): Promise<{ confirmed: boolean; reason: string | null }> {
-    const r = await printer.print({ kind: 'ticket', content: this.receiptContent(record), isTicket: false }, { timeoutMs: DEPOSIT_PRINT_TIMEOUT_MS });
-    return { confirmed: r.confirmed, reason: r.reason };
+    this.opts.log.info({ receipt: record.receipt }, 'deposit receipt printed; slot light on');
+    return { kind: 'issued', record: waiting };
   }
 
   private receiptContent(record: PendingReceiptRecord): TicketContent {
-    const t = DEPOSIT_TEXTS[this.opts.locale];
+    const { locale, site } = this.opts.kiosk;
+    const t = DEPOSIT_TEXTS[locale];
     const base = (this.opts.receiptUrlBase ?? DEFAULT_RECEIPT_URL_BASE).replace(/\/+$/, '');
     return {
       number: record.receipt,
       serviceName: t.title,
-      office: this.opts.site,
+      office: site,
       issuedAt: new Date(record.issuedAt),
       timeZone: this.opts.timeZone,
-      locale: this.opts.locale,
+      locale,
       peopleAhead: null,
       waitMin: null,
-      qrUrl: `${base}/${encodeURIComponent(this.opts.site)}/${encodeURIComponent(record.receipt)}`,
+      qrUrl: `${base}/${encodeURIComponent(site)}/${encodeURIComponent(record.receipt)}`,
       contactLine: DEFAULT_CONTACT_LINE,
       onlineHint: false,
       likelyNotServedBeforeClosing: false,

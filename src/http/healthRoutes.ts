@@ -1,7 +1,5 @@
 /** GET /api/health: the state of each device and of the upstream link (CONTRACT §6). */
-import type { Actor } from 'xstate';
-import type { DropboxLedger } from '../machines/dropboxLedger.js';
-import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
+import type { Dropbox } from '../facades/dropbox.js';
 import type { Printer } from '../facades/printer.js';
 import type { TicketDesk } from '../tickets/ticketDesk.js';
 import type { OutboxStore } from '../upstream/outbox.js';
@@ -11,7 +9,7 @@ import type { HttpServer } from './server.js';
 export interface HealthSources {
   upstream: Upstream;
   outbox: OutboxStore;
-  dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  dropbox: Dropbox | null;
   /** Absent or null: the kiosk has no printer configured. */
   printer?: Printer | null;
   tickets?: TicketDesk | null;
@@ -19,7 +17,7 @@ export interface HealthSources {
 
 export function healthReport(src: HealthSources) {
   const up = src.upstream.status();
-  const box = src.dropbox ? dropboxStatusView(src.dropbox.actor.getSnapshot(), src.dropbox.ledger) : null;
+  const box = src.dropbox ? src.dropbox.status() : null;
   const printer = src.printer ? src.printer.status() : null;
   const devices = {
     printer: printer

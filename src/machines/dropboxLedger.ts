@@ -8,8 +8,8 @@
  * the envelopes stay counted on the board and are recorded by the next frame that
  * carries the count, once there is room.
  */
-import type { Logger } from '../log.js';
-import { RateLimitedLog } from '../log.js';
+import type { Logger } from '../../kernel/log.js';
+import { eventRecorder, faultEvent, type RecordEvents } from '../upstream/deviceFaults.js';
 import type { EventLog, NewEvent } from '../upstream/events.js';
 
 export type FillLevel = 'ok' | 'nearly_full' | 'full';
@@ -42,7 +42,7 @@ export function fillLevel(percent: number): FillLevel {
 export class DropboxLedger {
   private readonly countKey: string;
   private readonly pendingResetKey: string;
-  private readonly refusedLog: RateLimitedLog;
+  private readonly recordEvents: RecordEvents;
   /** Counts the board announced as a DROP frame but that could not be recorded yet. */
   private readonly seenAsDrop = new Set<number>();
   private pendingReceipt: PendingReceipt | null = null;
@@ -55,7 +55,7 @@ export class DropboxLedger {
   ) {
     this.countKey = `dropbox:${box}:recordedCount`;
     this.pendingResetKey = `dropbox:${box}:pendingReset`;
-    this.refusedLog = new RateLimitedLog(log);
+    this.recordEvents = eventRecorder(events, log);
   }
 
   /** The board count up to which every envelope has a recorded deposit. */
@@ -85,13 +85,7 @@ export class DropboxLedger {
 
   /** Appends events; false (and a rate-limited log line) when the outbox refuses. */
   record(events: readonly NewEvent[], state?: Record<string, string | null>): boolean {
-    try {
-      this.events.append(events, state);
-      return true;
-    } catch (err) {
-      this.refusedLog.warn({ err: (err as Error).message, types: events.map((e) => e.type) }, 'outbox refused events; they will be retried where the board allows');
-      return false;
-    }
+    return this.recordEvents(events, state);
   }
 
   /**
@@ -110,7 +104,7 @@ export class DropboxLedger {
       } else {
         regressed = true;
         this.record(
-          [{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.count_regressed', detail: `board count went from ${base} to ${count} without a collection` } }],
+          [faultEvent('dropbox.count_regressed', `board count went from ${base} to ${count} without a collection`)],
           { [this.countKey]: String(count) },
         );
         this.seenAsDrop.clear();

@@ -8,16 +8,24 @@
  *  - door      closed / opened by us (collection) / forced
  *  - commands  one command on the wire at a time, resent until ACKed
  *
+ *  - unlockWindow  open for DOOR_UNLOCK_AUTHORISES_MS after each UNLOCK written
+ *
  * Context holds plain data only; the port lives in the `boardPort` actor and durable
- * counts in the DropboxLedger, both handed in by the composition root.
+ * counts in the DropboxLedger, both handed in by the composition root. Guards and
+ * `assign` are pure (they read context and the event only: a frame carries the time it
+ * arrived, the ledger's pending RESET is told back as LEDGER.CHANGED); the outbox writes
+ * and the log lines are named actions. A serial chunk's frames are handled inside one
+ * outbox transaction (the port actor's `batch`), so its deposits and their recorded
+ * count still commit together.
  */
-import { and, assign, emit, enqueueActions, setup, type SnapshotFrom } from 'xstate';
+import { and, assign, emit, enqueueActions, setup, stateIn, type SnapshotFrom } from 'xstate';
 import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../devices/board/boardPortActor.js';
 import { createLinkMachine, type LinkConnectionEvent, type LinkReportEvent } from '../../devices/link/linkMachine.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
 import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
+import { faultEvent, recoveredEvent } from '../upstream/deviceFaults.js';
 import type { NewEvent } from '../upstream/events.js';
 import {
   BOARD_COMMAND_ACK_MS,
@@ -36,13 +44,13 @@ export type DropboxRequest =
   | { type: 'DROPBOX.LED'; mode: 'OFF' | 'ON' | 'BLINK' }
   | { type: 'DROPBOX.STATUS' };
 
-export type DropboxEvent = Exclude<BoardPortEvent, LinkConnectionEvent> | LinkReportEvent | DropboxRequest;
+export type DropboxEvent = Exclude<BoardPortEvent, LinkConnectionEvent> | LinkReportEvent | DropboxRequest | LedgerEvent | { type: 'UNLOCK.SENT' };
 
-/** Things the machine tells observers about (the UI's slot light, deposits linked to receipts). */
-export type DropboxEmitted =
-  | { type: 'slot'; occupied: boolean }
-  | { type: 'deposit'; count: number }
-  | { type: 'fill'; percent: number };
+/** What the ledger holds after a write, told back to the machine so its guards read only context. */
+export type LedgerEvent = { type: 'LEDGER.CHANGED'; pendingReset: number | null };
+
+/** Things the machine tells observers about (the slot beam); deposits come from the ledger. */
+export type DropboxEmitted = { type: 'slot'; occupied: boolean };
 
 const MALFORMED_REASONS: readonly MalformedReason[] = ['too_long', 'not_ascii', 'bad_syntax', 'bad_checksum', 'unknown_type', 'bad_args'];
 const RECENT_FRAMES_KEPT = 20;
@@ -62,9 +70,10 @@ export interface DropboxContext {
   slot: boolean | null;
   key: 'ON' | 'OFF' | null;
   dropCount: number | null;
+  /** The ledger's pending RESET count, as last told (LEDGER.CHANGED). */
+  pendingReset: number | null;
   firmware: string | null;
   boardId: string | null;
-  lastUnlockAt: number | null;
   lastFrameAt: number | null;
   lastPortError: string | null;
   recentFrames: string[];
@@ -107,7 +116,7 @@ export function seqFramesLost(lastSeq: number | null, frame: BoardFrame): number
 
 type FrameOf<T extends BoardFrame['type']> = Extract<BoardFrame, { type: T }>;
 
-function frameIs<T extends BoardFrame['type']>(event: DropboxEvent, type: T): event is { type: 'BOARD.FRAME'; frame: FrameOf<T>; raw: string } {
+function frameIs<T extends BoardFrame['type']>(event: DropboxEvent, type: T): event is { type: 'BOARD.FRAME'; frame: FrameOf<T>; raw: string; at: number } {
   return event.type === 'BOARD.FRAME' && event.frame.type === type;
 }
 
@@ -127,6 +136,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
     },
     actors: { boardLink },
     delays: {
+      unlockAuthorises: DOOR_UNLOCK_AUTHORISES_MS,
       boardSilence: BOARD_SILENCE_MS,
       commandAck: BOARD_COMMAND_ACK_MS,
       resetRetry: BOARD_RESET_RETRY_MS,
@@ -136,39 +146,43 @@ export function createDropboxMachine(deps: DropboxDeps) {
       hasQueued: ({ context }) => context.queue.length > 0,
       isDoorOpen: ({ event }) => frameIs(event, 'DOOR') && event.frame.state === 'OPEN',
       isDoorClosed: ({ event }) => frameIs(event, 'DOOR') && event.frame.state === 'CLOSED',
-      recentlyUnlocked: ({ context }) => context.lastUnlockAt !== null && deps.now() - context.lastUnlockAt <= DOOR_UNLOCK_AUTHORISES_MS,
+      recentlyUnlocked: stateIn({ unlockWindow: 'open' }),
       isAckOfInFlight: ({ context, event }) => frameIs(event, 'ACK') && context.inFlight?.seq === event.frame.cmdSeq,
       inFlightIsStatus: ({ context }) => context.inFlight?.command.type === 'STATUS',
       isNakOfInFlight: ({ context, event }) => frameIs(event, 'NAK') && context.inFlight?.seq === event.frame.cmdSeq,
       attemptsLeft: ({ context }) => (context.inFlight?.attempts ?? 0) < BOARD_COMMAND_MAX_ATTEMPTS,
-      resetDue: ({ context }) => ledger.pendingReset !== null && !context.queue.some((c) => c.type === 'RESET') && context.inFlight?.command.type !== 'RESET',
+      resetDue: ({ context }) => context.pendingReset !== null && !context.queue.some((c) => c.type === 'RESET') && context.inFlight?.command.type !== 'RESET',
     },
     actions: {
-      noteMalformed: assign(({ context, event }) => {
+      logMalformed: ({ event }) => {
+        if (event.type === 'BOARD.MALFORMED') malformedLog.warn({ box, reason: event.reason, detail: event.detail, raw: event.raw.slice(0, 60) }, 'malformed frame from the drop-box board ignored');
+      },
+      countMalformed: assign(({ context, event }) => {
         if (event.type !== 'BOARD.MALFORMED') return {};
-        malformedLog.warn({ box, reason: event.reason, detail: event.detail, raw: event.raw.slice(0, 60) }, 'malformed frame from the drop-box board ignored');
         const malformed = { ...context.counters.malformed, [event.reason]: context.counters.malformed[event.reason] + 1 };
         return { counters: { ...context.counters, malformed } };
       }),
       /** Side effects of a frame, run before applyFrame so they see the previous state. */
-      recordFrameEffects: ({ context, event }) => {
+      recordFrameEffects: ({ context, event, self }) => {
         if (event.type !== 'BOARD.FRAME') return;
         const f = event.frame;
         const lost = seqFramesLost(context.lastSeq, f);
         if (lost > 0) {
           const expected = nextSeq(context.lastSeq ?? 0);
-          record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.frames_lost', detail: `${lost} frame(s) lost: expected seq ${expected}, got ${f.seq}` } }]);
+          record([faultEvent('dropbox.frames_lost', `${lost} frame(s) lost: expected seq ${expected}, got ${f.seq}`)]);
         }
         switch (f.type) {
           case 'HELLO':
             log.info({ box, firmware: f.firmware, boardId: f.boardId, version: f.version }, 'drop-box board said hello');
             if (f.version !== 1) {
-              record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.protocol_version', detail: `board speaks protocol ${f.version}, controller speaks 1` } }]);
+              record([faultEvent('dropbox.protocol_version', `board speaks protocol ${f.version}, controller speaks 1`)]);
             }
             break;
           case 'HB':
           case 'DROP':
             ledger.observeCount(f.dropCount, f.type === 'DROP');
+            // A count below ours with a RESET pending confirms it (the ACK was lost).
+            if (ledger.pendingReset !== context.pendingReset) self.send({ type: 'LEDGER.CHANGED', pendingReset: ledger.pendingReset });
             break;
           case 'FILL':
             if (f.percent !== context.fillPercent) record([{ type: 'dropbox.fill', data: { box, percent: f.percent, level: fillLevel(f.percent) } }]);
@@ -181,7 +195,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
             if (f.state !== context.key) record([{ type: 'dropbox.key', data: { box, state: f.state === 'ON' ? 'on' : 'off' } }]);
             break;
           case 'ERR':
-            record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.board_error', detail: f.text ? `${f.code}: ${f.text}` : f.code } }]);
+            record([faultEvent('dropbox.board_error', f.text ? `${f.code}: ${f.text}` : f.code)]);
             break;
           default:
             break;
@@ -194,7 +208,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
         const recentFrames = context.recentFrames.length >= RECENT_FRAMES_KEPT ? [...context.recentFrames.slice(1), event.raw] : [...context.recentFrames, event.raw];
         const lost = seqFramesLost(context.lastSeq, f);
         const counters = { ...context.counters, frames: context.counters.frames + 1, framesLost: context.counters.framesLost + lost };
-        const common = { lastFrameAt: deps.now(), recentFrames, lastSeq: f.seq, counters };
+        const common = { lastFrameAt: event.at, recentFrames, lastSeq: f.seq, counters };
         switch (f.type) {
           case 'HELLO':
             return { ...common, firmware: f.firmware, boardId: f.boardId };
@@ -217,11 +231,11 @@ export function createDropboxMachine(deps: DropboxDeps) {
       }),
       emitSlot: emit(({ event }) => ({ type: 'slot' as const, occupied: frameIs(event, 'SLOT') ? event.frame.occupied : false })),
       recordOffline: ({ context }) => {
-        record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.offline', detail: context.lastPortError ? `no frame for ${BOARD_SILENCE_MS / 1000} s; port: ${context.lastPortError}` : `no frame for ${BOARD_SILENCE_MS / 1000} s` } }]);
+        record([faultEvent('dropbox.offline', context.lastPortError ? `no frame for ${BOARD_SILENCE_MS / 1000} s; port: ${context.lastPortError}` : `no frame for ${BOARD_SILENCE_MS / 1000} s`)]);
         log.warn({ box }, 'drop-box board offline');
       },
       recordRecovered: () => {
-        record([{ type: 'device.recovered', data: { device: 'dropbox', code: 'dropbox.offline' } }]);
+        record([recoveredEvent('dropbox.offline')]);
         log.info({ box }, 'drop-box board back online');
       },
       recordAuthorisedOpen: () => {
@@ -237,13 +251,19 @@ export function createDropboxMachine(deps: DropboxDeps) {
       recordDoorClosed: () => {
         record([{ type: 'dropbox.door', data: { box, state: 'closed' } }]);
       },
-      recordCollection: () => {
+      recordCollection: ({ self }) => {
         const collected = ledger.recordCollection();
         if (collected) log.info({ box, count: collected.count }, 'drop box collected');
         else log.error({ box }, 'drop-box collection could not be recorded: outbox refused it');
+        self.send({ type: 'LEDGER.CHANGED', pendingReset: ledger.pendingReset });
       },
+      /** After a count was taken in (it may have confirmed a lost RESET ACK): the ledger's state, told back. */
+      tellLedgerState: ({ self }) => {
+        self.send({ type: 'LEDGER.CHANGED', pendingReset: ledger.pendingReset });
+      },
+      noteLedgerState: assign(({ event }) => (event.type === 'LEDGER.CHANGED' ? { pendingReset: event.pendingReset } : {})),
       queueResetIfDue: assign(({ context }) => {
-        const pending = ledger.pendingReset;
+        const pending = context.pendingReset;
         if (pending === null || context.queue.some((c) => c.type === 'RESET') || context.inFlight?.command.type === 'RESET') return {};
         return { queue: [...context.queue, { type: 'RESET', dropCount: pending } as const] };
       }),
@@ -267,19 +287,21 @@ export function createDropboxMachine(deps: DropboxDeps) {
       }),
       markInFlightSent: assign(({ context }) => {
         if (!context.inFlight) return {};
-        const isUnlock = context.inFlight.command.type === 'UNLOCK';
         return {
           inFlight: { ...context.inFlight, attempts: context.inFlight.attempts + 1 },
-          lastUnlockAt: isUnlock ? deps.now() : context.lastUnlockAt,
           counters: { ...context.counters, commandsSent: context.counters.commandsSent + 1 },
         };
+      }),
+      /** Each UNLOCK written (re)opens the window in which a DOOR,OPEN is authorised. */
+      openUnlockWindowIfUnlock: enqueueActions(({ context, enqueue }) => {
+        if (context.inFlight?.command.type === 'UNLOCK') enqueue.raise({ type: 'UNLOCK.SENT' });
       }),
       writeInFlight: enqueueActions(({ context, enqueue }) => {
         if (!context.inFlight) return;
         const command: BoardPortCommand = { type: 'PORT.SEND', seq: context.inFlight.seq, command: context.inFlight.command };
         enqueue.sendTo('link', { type: 'LINK.SEND', command });
       }),
-      confirmResetIfAcked: ({ context }) => {
+      confirmResetIfAcked: ({ context, self }) => {
         if (context.inFlight?.command.type !== 'RESET') return;
         try {
           ledger.confirmReset();
@@ -287,22 +309,20 @@ export function createDropboxMachine(deps: DropboxDeps) {
         } catch (err) {
           log.error({ box, err: (err as Error).message }, 'could not store the board reset; it is retried');
         }
+        self.send({ type: 'LEDGER.CHANGED', pendingReset: ledger.pendingReset });
       },
       clearInFlight: assign({ inFlight: null }),
       countCollection: assign(({ context }) => ({ counters: { ...context.counters, collections: context.counters.collections + 1 } })),
       countForcedOpening: assign(({ context }) => ({ counters: { ...context.counters, forcedOpenings: context.counters.forcedOpenings + 1 } })),
-      countNak: assign(({ context, event }) => {
+      logNak: ({ context, event }) => {
         if (frameIs(event, 'NAK')) log.warn({ box, command: context.inFlight?.command.type, reason: event.frame.reason }, 'board refused a command');
-        return { counters: { ...context.counters, naks: context.counters.naks + 1 } };
-      }),
+      },
+      countNak: assign(({ context }) => ({ counters: { ...context.counters, naks: context.counters.naks + 1 } })),
       countAckTimeout: assign(({ context }) => ({ counters: { ...context.counters, ackTimeouts: context.counters.ackTimeouts + 1 } })),
-      giveUpCommand: assign(({ context }) => {
+      recordCommandUnacked: ({ context }) => {
         const cmd = context.inFlight?.command;
-        if (cmd) {
-          record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.command_unacked', detail: `${cmd.type} not acknowledged after ${BOARD_COMMAND_MAX_ATTEMPTS} attempts` } }]);
-        }
-        return { inFlight: null };
-      }),
+        if (cmd) record([faultEvent('dropbox.command_unacked', `${cmd.type} not acknowledged after ${BOARD_COMMAND_MAX_ATTEMPTS} attempts`)]);
+      },
       requeueInFlight: assign(({ context }) => {
         if (!context.inFlight) return {};
         // Resent with a fresh seq after the port is back; ACKs to the old one are ignored.
@@ -318,6 +338,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
   }).createMachine({
     id: 'dropbox',
     type: 'parallel',
+    on: { 'LEDGER.CHANGED': { actions: ['noteLedgerState', 'queueResetIfDue'] } },
     context: ({ input }) => ({
       box: input.box,
       path: input.path,
@@ -333,9 +354,11 @@ export function createDropboxMachine(deps: DropboxDeps) {
       slot: null,
       key: null,
       dropCount: null,
+      // Read once as the machine starts (a crash between a collection and its ACK); from
+      // then on the ledger tells every change back (LEDGER.CHANGED).
+      pendingReset: ledger.pendingReset,
       firmware: null,
       boardId: null,
-      lastUnlockAt: null,
       lastFrameAt: null,
       lastPortError: null,
       recentFrames: [],
@@ -395,7 +418,18 @@ export function createDropboxMachine(deps: DropboxDeps) {
             { guard: ({ event }) => frameIs(event, 'SLOT'), actions: ['recordFrameEffects', 'applyFrame', 'emitSlot'] },
             { actions: ['recordFrameEffects', 'applyFrame'] },
           ],
-          'BOARD.MALFORMED': { actions: 'noteMalformed' },
+          'BOARD.MALFORMED': { actions: ['countMalformed', 'logMalformed'] },
+        },
+      },
+      /** Open for DOOR_UNLOCK_AUTHORISES_MS after each UNLOCK written: a DOOR,OPEN then is ours. */
+      unlockWindow: {
+        initial: 'shut',
+        states: {
+          shut: { on: { 'UNLOCK.SENT': 'open' } },
+          open: {
+            after: { unlockAuthorises: 'shut' },
+            on: { 'UNLOCK.SENT': { target: 'open', reenter: true } },
+          },
         },
       },
       door: {
@@ -419,7 +453,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
             },
           },
           openedByUs: {
-            on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: ['recordCollection', 'countCollection', 'queueResetIfDue'] } },
+            // The RESET is queued when the ledger tells back its pending count (LEDGER.CHANGED).
+            on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: ['recordCollection', 'countCollection'] } },
           },
           forced: {
             on: { 'BOARD.FRAME': { guard: 'isDoorClosed', target: 'closed', actions: 'recordDoorClosed' } },
@@ -439,21 +474,21 @@ export function createDropboxMachine(deps: DropboxDeps) {
             after: { resetRetry: { guard: 'resetDue', actions: 'queueResetIfDue', target: 'idle', reenter: true } },
           },
           awaitingAck: {
-            entry: ['markInFlightSent', 'writeInFlight'],
+            entry: ['markInFlightSent', 'openUnlockWindowIfUnlock', 'writeInFlight'],
             // STATUS is answered with state frames (CONTRACT §3), not necessarily an ACK:
             // nothing to wait for, and a board that ACKs it anyway is ignored harmlessly.
             always: { guard: 'inFlightIsStatus', target: 'idle', actions: 'clearInFlight' },
             after: {
               commandAck: [
                 { guard: 'attemptsLeft', target: 'awaitingAck', reenter: true, actions: 'countAckTimeout' },
-                { target: 'idle', actions: ['countAckTimeout', 'giveUpCommand'] },
+                { target: 'idle', actions: ['countAckTimeout', 'recordCommandUnacked', 'clearInFlight'] },
               ],
             },
             on: {
               'BOARD.FRAME': [
                 { guard: 'isAckOfInFlight', target: 'idle', actions: ['confirmResetIfAcked', 'clearInFlight'] },
-                { guard: and(['isNakOfInFlight', 'attemptsLeft']), target: 'awaitingAck', reenter: true, actions: 'countNak' },
-                { guard: 'isNakOfInFlight', target: 'idle', actions: ['countNak', 'giveUpCommand'] },
+                { guard: and(['isNakOfInFlight', 'attemptsLeft']), target: 'awaitingAck', reenter: true, actions: ['countNak', 'logNak'] },
+                { guard: 'isNakOfInFlight', target: 'idle', actions: ['countNak', 'logNak', 'recordCommandUnacked', 'clearInFlight'] },
               ],
               'LINK.DOWN': { target: 'idle', actions: 'requeueInFlight' },
             },

@@ -37,8 +37,6 @@ export const NOTICE_MS = 20_000;
 export const DEPOSIT_WAIT_GRACE_MS = 10_000;
 /** Used when the drop-box side does not say how long the slot stays open. */
 export const DEPOSIT_DEFAULT_WINDOW_S = 120;
-/** How often the pending deposit's state is read while the citizen drops the envelope. */
-export const DEPOSIT_POLL_MS = 1_000;
 /** Longest appointment code the keypad accepts (the check-in itself validates the shape). */
 export const APPOINTMENT_CODE_MAX = 32;
 
@@ -47,7 +45,6 @@ export interface UiTimings {
   resultMs: number;
   noticeMs: number;
   depositWaitGraceMs: number;
-  depositPollMs: number;
 }
 
 export const DEFAULT_UI_TIMINGS: UiTimings = {
@@ -55,7 +52,6 @@ export const DEFAULT_UI_TIMINGS: UiTimings = {
   resultMs: RESULT_MS,
   noticeMs: NOTICE_MS,
   depositWaitGraceMs: DEPOSIT_WAIT_GRACE_MS,
-  depositPollMs: DEPOSIT_POLL_MS,
 };
 
 /** What the kiosk can serve right now (computed by KioskUi from hours and devices). */
@@ -118,7 +114,11 @@ export interface KioskUiBackend {
   issueTicket(service: string, priority: boolean): Promise<TicketAttempt>;
   checkIn(code: string): Promise<CheckInAttempt>;
   startDeposit(): Promise<DepositAttempt>;
-  depositState(): Promise<DepositState>;
+  /**
+   * Follows the deposit in flight in-process: `listener` hears its state now and at every
+   * change (the deposit machine's snapshots); returns the unsubscribe function.
+   */
+  watchDeposit(listener: (state: DepositState) => void): () => void;
   cancelDeposit(): Promise<void>;
 }
 
@@ -196,7 +196,7 @@ export const kioskUiMachine = setup({
     checkIn: fromPromise<CheckInAttempt, { code: string }>(async () => ({ kind: 'refused', reason: 'unavailable' })),
     startDeposit: fromPromise<DepositAttempt, void>(async () => ({ kind: 'refused', reason: 'unavailable' })),
     cancelDeposit: fromPromise<void, void>(async () => undefined),
-    watchDeposit: fromCallback<KioskUiEvent, { pollMs: number }>(() => () => undefined),
+    watchDeposit: fromCallback<KioskUiEvent>(() => () => undefined),
   },
   delays: {
     idle: ({ context }) => context.timings.idleMs,
@@ -398,7 +398,7 @@ export const kioskUiMachine = setup({
     },
 
     depositWaiting: {
-      invoke: { src: 'watchDeposit', input: ({ context }) => ({ pollMs: context.timings.depositPollMs }) },
+      invoke: { src: 'watchDeposit' },
       // Backstop: the deposit's own window has passed and its state said nothing.
       after: { depositWait: 'depositAbandoned' },
       on: {
@@ -495,27 +495,8 @@ export function createKioskUiMachine(backend: KioskUiBackend): KioskUiMachine {
       checkIn: fromPromise(({ input }: { input: { code: string } }) => backend.checkIn(input.code)),
       startDeposit: fromPromise(() => backend.startDeposit()),
       cancelDeposit: fromPromise(() => backend.cancelDeposit()),
-      watchDeposit: fromCallback<KioskUiEvent, { pollMs: number }>(({ sendBack, input }) => {
-        let stopped = false;
-        let timer: NodeJS.Timeout | undefined;
-        const poll = (): void => {
-          backend
-            .depositState()
-            .then((state) => {
-              if (!stopped) sendBack({ type: 'DEPOSIT.STATE', state });
-            })
-            // A failed read is retried at the next poll; the backstop delay ends the wait.
-            .catch(() => undefined)
-            .finally(() => {
-              if (!stopped) timer = setTimeout(poll, input.pollMs);
-            });
-        };
-        timer = setTimeout(poll, input.pollMs);
-        return () => {
-          stopped = true;
-          clearTimeout(timer);
-        };
-      }),
+      // The deposit machine's changes, as they happen; the backstop delay still ends the wait.
+      watchDeposit: fromCallback<KioskUiEvent>(({ sendBack }) => backend.watchDeposit((state) => sendBack({ type: 'DEPOSIT.STATE', state }))),
     },
   });
 }

@@ -26,8 +26,33 @@
  */
 import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import type { ServiceConfig } from '../config/schema.js';
-import type { TicketDecision } from '../tickets/hours.js';
-import type { HeldTicket } from '../tickets/ticketLedger.js';
+
+/** A ticket whose number is taken and held durably until it is printed (the ticket ledger keeps it). */
+export interface HeldTicket {
+  ticket: string;
+  service: string;
+  priority: boolean;
+  offline: boolean;
+  peopleAhead: number | null;
+  estimatedWaitMin: number | null;
+  /** When the citizen asked for it (epoch ms): printed as the ticket's time, also on a reprint. */
+  issuedAt: number;
+  /** When the office closes for this service (epoch ms), null = never: for the "not before closing" line. */
+  closesAt: number | null;
+  /** When the number was taken (epoch ms): the reprint window counts from here. */
+  heldAt: number;
+}
+
+/** Whether a ticket may be issued now (computed from the opening hours by src/tickets/hours.ts). */
+export type TicketDecision =
+  | {
+      ok: true;
+      /** When the office closes for this service (the earlier of kiosk and service); null = never. */
+      closesAt: Date | null;
+      /** When tickets stop, i.e. `closesAt` minus the cut-off; null = never. */
+      ticketsUntil: Date | null;
+    }
+  | { ok: false; reason: 'closed' | 'cutoff'; nextOpening: Date | null };
 
 /** How often pending tickets are looked at while idle: void the expired, retry the rest. */
 export const REPRINT_SWEEP_MS = 15_000;

@@ -13,6 +13,7 @@
  * most a minute of counting. The issue rate is kept in memory only; after a restart the
  * forecast waits until enough is seen again.
  */
+import { every, systemClock, type Clock } from '../../kernel/clock.js';
 import type { Logger } from '../log.js';
 import type { PaperState, Printer } from '../facades/printer.js';
 import type { EventLog, NewEvent } from '../upstream/events.js';
@@ -42,22 +43,6 @@ interface StoredUsage {
   ticketMm: { avg: number; n: number };
 }
 
-export interface PaperWatchClock {
-  now(): number;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: PaperWatchClock = {
-  now: () => Date.now(),
-  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 export interface PaperWatchOptions {
   /** The printer; its profile gives the line pitch the jobs are measured with. */
   printer: Printer;
@@ -69,7 +54,7 @@ export interface PaperWatchOptions {
   timeZone: string;
   store: Pick<EventLog, 'append' | 'getState'>;
   log: Logger;
-  clock?: PaperWatchClock;
+  clock?: Clock;
 }
 
 export type RollChangeReason = 'technician' | 'refilled_after_out';
@@ -85,14 +70,14 @@ export interface PaperForecastView extends PaperForecast {
 }
 
 export class PaperWatch {
-  private readonly clock: PaperWatchClock;
+  private readonly clock: Clock;
   private usage: StoredUsage;
   private readonly recent: PrintedLength[] = [];
   private readonly observedSince: number;
   private paper: PaperState | null;
   private dirty = false;
   private saveTimer: unknown = null;
-  private checkTimer: unknown = null;
+  private stopChecks: (() => void) | null = null;
   private readonly offs: Array<() => void> = [];
 
   constructor(private readonly opts: PaperWatchOptions) {
@@ -117,14 +102,14 @@ export class PaperWatch {
         else this.check();
       }),
     );
-    this.checkTimer = this.clock.setInterval(() => this.check(), PAPER_FORECAST_CHECK_MS);
+    this.stopChecks = every(this.clock, PAPER_FORECAST_CHECK_MS, () => this.check());
     return this;
   }
 
   stop(): void {
     for (const off of this.offs.splice(0)) off();
-    if (this.checkTimer !== null) this.clock.clearInterval(this.checkTimer);
-    this.checkTimer = null;
+    this.stopChecks?.();
+    this.stopChecks = null;
     this.save();
   }
 

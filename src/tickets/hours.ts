@@ -27,15 +27,9 @@ export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
 const WEEKDAY_BY_UTC_DAY: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const WEEK: readonly Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
-export type TicketDecision =
-  | {
-      ok: true;
-      /** When the office closes for this service (the earlier of kiosk and service); null = never. */
-      closesAt: Date | null;
-      /** When tickets stop, i.e. `closesAt` minus the cut-off; null = never. */
-      ticketsUntil: Date | null;
-    }
-  | { ok: false; reason: 'closed' | 'cutoff'; nextOpening: Date | null };
+// The machine's vocabulary (src/machines/ticketMachine.ts): tickets/ imports machines/, never the reverse.
+export type { TicketDecision } from '../machines/ticketMachine.js';
+import type { TicketDecision } from '../machines/ticketMachine.js';
 
 /** A half-open period [start, end) in epoch ms; ±Infinity for "always". */
 interface Period {

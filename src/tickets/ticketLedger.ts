@@ -27,20 +27,8 @@ import {
 export const PENDING_STATE_KEY = 'tickets.pending';
 
 /** A ticket with a number, as printed (and reprinted) and reported. Plain data (JSON). */
-export interface HeldTicket {
-  ticket: string;
-  service: string;
-  priority: boolean;
-  offline: boolean;
-  peopleAhead: number | null;
-  estimatedWaitMin: number | null;
-  /** When the citizen asked for it (epoch ms): printed as the ticket's time, also on a reprint. */
-  issuedAt: number;
-  /** When the office closes for this service (epoch ms), null = never: for the "not before closing" line. */
-  closesAt: number | null;
-  /** When the number was taken (epoch ms): the reprint window counts from here. */
-  heldAt: number;
-}
+export type { HeldTicket } from '../machines/ticketMachine.js';
+import type { HeldTicket } from '../machines/ticketMachine.js';
 
 export type TicketFields = Omit<HeldTicket, 'ticket' | 'heldAt'>;
 

@@ -5,22 +5,21 @@
  * validation and the same one-at-a-time rules, and a route that is missing (a kiosk
  * without that desk) is just "not available now".
  */
-import type { CheckInAttempt, DepositAttempt, DepositState, KioskUiBackend, NoticeReason, TicketAttempt } from '../machines/kioskUiMachine.js';
+import type { CheckInAttempt, DepositAttempt, KioskUiBackend, NoticeReason, TicketAttempt } from '../machines/kioskUiMachine.js';
 
 /**
  * Longer than the ticket desk's own wait for the printer (PRINT_RESULT_TIMEOUT_MS, 60 s),
  * so the desk's answer always arrives before the UI gives up on it.
  */
 export const UI_REQUEST_TIMEOUT_MS = 70_000;
-/** Reading the pending deposit's state is quick; a slow answer is skipped, the next poll retries. */
-export const UI_POLL_TIMEOUT_MS = 3_000;
 
 interface Answer {
   status: number;
   body: Record<string, unknown>;
 }
 
-export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUEST_TIMEOUT_MS): KioskUiBackend {
+/** Everything but following the deposit, which the UI does in-process (src/ui/depositFeed.ts). */
+export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUEST_TIMEOUT_MS): Omit<KioskUiBackend, 'watchDeposit'> {
   async function call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, ms = timeoutMs): Promise<Answer> {
     const res = await fetch(`${baseUrl()}${path}`, {
       method,
@@ -78,15 +77,6 @@ export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUES
       if (status === 201) return { kind: 'started', receipt: str(body.receipt), expiresInS: count(body.expiresInS) ?? 0 };
       if (body.error === 'box_full') return { kind: 'box_full' };
       return { kind: 'refused', reason: refusal(status, body) };
-    },
-
-    async depositState(): Promise<DepositState> {
-      const { status, body } = await call('GET', '/api/deposits/current', undefined, UI_POLL_TIMEOUT_MS);
-      if (status !== 200) throw new Error(`deposit state answered ${status}`);
-      // 'printing' is the receipt still coming out: for the citizen, the slot is about to open.
-      const state = body.state === 'printing' ? 'awaiting_drop' : body.state;
-      if (state !== 'idle' && state !== 'awaiting_drop' && state !== 'received' && state !== 'voided') throw new Error('deposit state unreadable');
-      return { state, receipt: typeof body.receipt === 'string' ? body.receipt : null, secondsLeft: count(body.secondsLeft) };
     },
 
     async cancelDeposit(): Promise<void> {

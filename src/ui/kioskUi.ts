@@ -7,12 +7,11 @@
  * Nothing personal is logged here: an appointment code lives only in the machine's
  * context until it is used, and in the view while the citizen types it.
  */
-import { createActor, type Actor, type Subscription } from 'xstate';
+import { createActor, type Subscription } from 'xstate';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { dateTimeFormat } from '../timeFormat.js';
-import type { DropboxLedger } from '../machines/dropboxLedger.js';
-import { dropboxStatusView, type DropboxMachine } from '../machines/dropboxMachine.js';
+import type { Dropbox } from '../facades/dropbox.js';
 import type { Printer } from '../facades/printer.js';
 import {
   LANGUAGES,
@@ -294,7 +293,7 @@ function formatBoth(when: Date, timeZone: string, now: Date): Localized {
 /** The real devices as the UI sees them (the composition root passes what it built). */
 export function kioskUiSources(devices: {
   printer: Printer | null;
-  dropbox: { actor: Actor<DropboxMachine>; ledger: DropboxLedger } | null;
+  dropbox: Dropbox | null;
   upstream: Pick<Upstream, 'isConnected' | 'on' | 'queues' | 'onQueues'>;
 }): KioskUiSources {
   const { printer, dropbox, upstream } = devices;
@@ -306,18 +305,15 @@ export function kioskUiSources(devices: {
       return view.state === 'connecting' ? 'starting' : 'fault';
     },
     deposits() {
-      return dropbox ? dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger).state === 'online' : false;
+      return dropbox ? dropbox.status().state === 'online' : false;
     },
     upstreamConnected: () => upstream.isConnected(),
     queues: () => upstream.queues(),
-    technicianKey: () => (dropbox ? dropbox.actor.getSnapshot().context.key === 'ON' : false),
+    technicianKey: () => (dropbox ? dropbox.status().keySwitch === 'ON' : false),
     watch(onChange) {
       const subs: Array<() => void> = [upstream.on('connected', onChange), upstream.on('disconnected', onChange), upstream.onQueues(() => onChange())];
       if (printer) subs.push(printer.onChange(() => onChange()));
-      if (dropbox) {
-        const s = dropbox.actor.subscribe(() => onChange());
-        subs.push(() => s.unsubscribe());
-      }
+      if (dropbox) subs.push(dropbox.onChange(onChange));
       return () => {
         for (const u of subs) u();
       };
