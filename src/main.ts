@@ -38,7 +38,9 @@ import { createPrinterMachine, printerDiagnostics, requestPrint, type PrinterAct
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import type { NewEvent } from './upstream/events.js';
 import { OutboxStore } from './upstream/outbox.js';
-import { UpstreamLink } from './upstream/upstreamLink.js';
+import { UpstreamLink, type ConnectFn } from './upstream/upstreamLink.js';
+import { loadUpstreamAccess } from './upstream/connectOptions.js';
+import { watchCertificateExpiry } from './upstream/certificateExpiry.js';
 import { VERSION } from './version.js';
 
 export interface ControllerOptions {
@@ -47,6 +49,8 @@ export interface ControllerOptions {
   openSerial?: SerialTransportFactory;
   /** Upstream reconnect backoff (tests shorten it). */
   upstreamBackoff?: { initialMs: number; maxMs: number };
+  /** mqtt.connect, or a wrapper that watches it (tests count attempts and topics). */
+  upstreamConnect?: ConnectFn;
   /** The printer seam; built from `printer.interface` unless a test says otherwise. */
   openPrinter?: PrinterTransportFactory;
   /** The clock for opening hours and printed times (tests pin it). */
@@ -92,6 +96,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const log = options.log ?? createLogger({ destination: logRing });
   const openSerial = options.openSerial ?? openSerialPort;
 
+  // Password and TLS files read and checked first: a bad one is a config error (exit 2).
+  const upstreamAccess = loadUpstreamAccess(config.upstream);
   // One controller per data folder: a second one would reuse seq and ticket numbers.
   const dataDirLock = lockDataDir(config.dataDir);
   let outbox: OutboxStore;
@@ -115,13 +121,26 @@ export async function startController(config: KioskConfig, options: ControllerOp
     site: config.kiosk.site,
     kiosk: config.kiosk.id,
     username: config.upstream.username,
-    password: config.upstream.password,
+    password: upstreamAccess.password,
+    tlsOptions: upstreamAccess.tlsOptions,
     outbox,
     log: log.child({ part: 'upstream' }),
     version: VERSION,
     ...(options.upstreamBackoff ? { backoff: options.upstreamBackoff } : {}),
+    ...(options.upstreamConnect ? { connect: options.upstreamConnect } : {}),
   });
   upstream.start();
+  const stopExpiryWatch = watchCertificateExpiry(
+    upstreamAccess.certificates,
+    (e) => {
+      try {
+        outbox.append([e]);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'certificate expiry warning could not be stored in the outbox');
+      }
+    },
+    options.now,
+  );
 
   let dropbox: Controller['dropbox'] = null;
   if (config.dropbox) {
@@ -313,6 +332,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
           dropbox?.actor.stop();
           tickets?.stop();
           if (printer) await closePrinter(printer);
+          stopExpiryWatch();
           await upstream.stop();
         } finally {
           // Whatever failed above, the data folder is given up, its outbox closed first.

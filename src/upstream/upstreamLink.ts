@@ -23,6 +23,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import type { NewEvent } from './events.js';
 import type { OutboxRow, OutboxStore } from './outbox.js';
 import { withTimeout } from '../withTimeout.js';
+import { RefusalFaults, classifyConnectError, classifySubscribeError } from './refusalFaults.js';
 
 /** First reconnect delay cap; doubles per failed attempt up to RECONNECT_MAX_MS (full jitter below it). */
 export const RECONNECT_INITIAL_MS = 500;
@@ -73,6 +74,8 @@ export interface UpstreamLinkOptions {
   /** Defaults to UPSTREAM_FAULT_AFTER_MS. */
   faultAfterMs?: number;
   now?: () => Date;
+  /** TLS options (CA, client certificate and key) read afresh for each attempt (connectOptions.ts). */
+  tlsOptions?: () => Partial<IClientOptions>;
 }
 
 export interface UpstreamStatus {
@@ -142,6 +145,7 @@ export class UpstreamLink {
   private faultTimer: NodeJS.Timeout | null = null;
   private faultRaised = false;
   private unsubscribeOutbox: Array<() => void> = [];
+  private readonly refusals = new RefusalFaults((e) => this.appendUpstreamEvent(e));
 
   // Publishing state for the current connection.
   private cursor = 0;
@@ -315,6 +319,7 @@ export class UpstreamLink {
     try {
       client = this.connectFn(this.opts.url, this.clientOptions());
     } catch (e) {
+      this.refusals.note(classifyConnectError(e));
       this.noteError(e, 'cannot create the MQTT client');
       this.scheduleReconnect();
       return;
@@ -324,7 +329,9 @@ export class UpstreamLink {
     client.on('connect', (connack) => this.onConnect(gen, client, connack));
     client.on('close', () => this.onClose(gen, client));
     client.on('error', (err) => {
-      if (gen === this.generation) this.noteError(err, 'MQTT connection error');
+      if (gen !== this.generation) return;
+      if (!this.connected) this.refusals.note(classifyConnectError(err));
+      this.noteError(err, 'MQTT connection error');
     });
     client.on('disconnect', (packet: IDisconnectPacket) => {
       if (gen === this.generation) this.noteError(new Error(`broker sent DISCONNECT (reason ${packet.reasonCode ?? 0})`), 'broker closed the session');
@@ -351,6 +358,7 @@ export class UpstreamLink {
     };
     if (this.opts.username !== null) o.username = this.opts.username;
     if (this.opts.password !== null) o.password = this.opts.password;
+    if (this.opts.tlsOptions) Object.assign(o, this.opts.tlsOptions());
     return o;
   }
 
@@ -363,12 +371,17 @@ export class UpstreamLink {
     if (this.everConnected) this.reconnects++;
     this.everConnected = true;
     this.clearTimer('faultTimer');
+    this.refusals.connected();
     this.log.info({ url: redactUrl(this.opts.url), sessionPresent: connack.sessionPresent, depth: this.opts.outbox.depth() }, 'upstream connected');
 
     client.subscribe(
       [this.topics.replies, this.topics.queues],
       { qos: 1 },
-      (err) => err && this.noteError(err, 'subscription to replies/queues refused'),
+      (err) => {
+        if (!err) return this.refusals.subscribed();
+        this.refusals.note(classifySubscribeError(err, [this.topics.replies, this.topics.queues]));
+        this.noteError(err, 'subscription to replies/queues refused');
+      },
     );
     const online = JSON.stringify({ state: 'online', kiosk: this.opts.kiosk, site: this.opts.site, version: this.opts.version, ts: this.now().toISOString() });
     client.publish(this.topics.status, online, { qos: 1, retain: true }, (err) => err && this.noteError(err, 'online status refused'));
