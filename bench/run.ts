@@ -12,6 +12,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchFrameLatency } from './frameLatency.js';
 import { benchOutboxDrain } from './outboxDrain.js';
 import { benchTicketLatency } from './ticketLatency.js';
+import { benchBoot } from './boot.js';
 
 interface Section {
   key: string;
@@ -42,6 +43,13 @@ const sections: Section[] = [
     what: 'The kiosk runs as in an office, `kiosk run --config` in a process of its own; central (simulator) answers at once over a local Mosquitto; the job goes to the TCP printer simulator and is confirmed. Latency from the POST sent to the last byte of the job at the simulator. Floor: a bare script in a process of its own (bench/ticketFloor.ts) doing the same MQTT request/reply, node-thermal-printer encode and TCP send, triggered by one byte on a socket; floorHttp: the same script triggered by a POST to a bare node:http server. Memory: the kiosk process after a forced full GC (bench/kioskGcProbe.ts), after 200 warm-up tickets and after 1,000 more.',
     targets: 'p99 <= 30 ms; ratio to the floor <= 1.25; RSS back after 1,000 tickets',
     run: () => benchTicketLatency({ tickets: 1000 }),
+  },
+  {
+    key: 'boot',
+    title: '`kiosk run`: boot to the first /api/health 200, and a minute idle',
+    what: 'Spawn to the first 200 from GET /api/health (median of 7 runs each, the variants in turn, a fresh data folder each), then RSS (VmRSS) and CPU (utime+stime over the last 55 s) after 60 s idle, connected to a local Mosquitto: `compiled` is the controller built by `npm run build` and run with no loader; `loader` the sources through tsx (its esbuild service process counted in its RSS). Floor: bench/bootFloor.mjs, a bare Node process that imports the same runtime dependencies, opens an outbox (SQLite WAL, synchronous=FULL) and listens.',
+    targets: 'compiled boot <= 1.5 × the floor; idle RSS <= 1.3 × the floor; idle CPU < 1 % of one core',
+    run: () => benchBoot({ runs: 7, idleS: 60 }),
   },
 ];
 
