@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, buildControllerInto } from '../scripts/build.js';
-import { startMosquitto } from '../test/support/mosquitto.js';
+import { freePort, startMosquitto } from '../test/support/mosquitto.js';
 
 /** How often a starting process is asked for /api/health. */
 const BOOT_POLL_MS = 5;
@@ -162,17 +162,4 @@ function round(v: number, digits = 1): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    import('node:net').then(({ createServer }) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-      });
-    }, reject);
-  });
 }

@@ -213,7 +213,7 @@ function findMosquitto(): string {
   throw new Error('mosquitto is not installed (needed for upstream tests): run `bash scripts/install-system-deps.sh` as root, or `apt-get install mosquitto`.');
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
