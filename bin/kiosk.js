@@ -59,7 +59,13 @@ if (from === 'dist') {
   ({ runCli } = await import('../dist/src/cli/main.js'));
   simEntry = '../dist/sim/kioskSim.js';
 } else {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write('kiosk: no compiled controller (dist/) and no TypeScript loader (tsx, a development dependency): run `npm run build`, or `npm ci` with development dependencies\n');
+    process.exit(1);
+  }
   register();
   ({ runCli } = await import('../src/cli/main.ts'));
   simEntry = '../sim/kioskSim.ts';

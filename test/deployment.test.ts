@@ -6,7 +6,7 @@
  * says whether the controller and its configured devices work.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,43 @@ describe('systemd units', () => {
     expect(display).toMatch(/^After=kiosk-controller\.service/m);
     expect(display).toMatch(/^ExecStart=\/usr\/bin\/cage -s -- \/opt\/siga-kiosk\/scripts\/kiosk-browser\.sh --once /m);
     expect(display).toMatch(/^Restart=always$/m);
+  });
+});
+
+describe('bin/kiosk.js in a developer\'s clone', () => {
+  let clone: string;
+  beforeAll(() => {
+    // A clone in miniature: bin/kiosk.js, sources and a build whose entry points say which ran.
+    clone = mkdtempSync(join(tmpdir(), 'kiosk-stale-'));
+    mkdirSync(join(clone, 'bin'));
+    copyFileSync('bin/kiosk.js', join(clone, 'bin/kiosk.js'));
+    symlinkSync(join(process.cwd(), 'node_modules'), join(clone, 'node_modules'));
+    writeFileSync(join(clone, 'package.json'), '{"type":"module"}');
+    mkdirSync(join(clone, 'src/cli'), { recursive: true });
+    writeFileSync(join(clone, 'src/cli/main.ts'), "export async function runCli(): Promise<number> { process.stdout.write('ran src'); return 0; }\n");
+    mkdirSync(join(clone, 'dist/src/cli'), { recursive: true });
+    writeFileSync(join(clone, 'dist/src/cli/main.js'), "export async function runCli() { process.stdout.write('ran dist'); return 0; }\n");
+    writeFileSync(join(clone, 'dist/build-stamp.json'), '{}');
+  });
+  afterAll(() => rmSync(clone, { recursive: true, force: true }));
+  const run = (env: Record<string, string> = {}) => spawnSync(process.execPath, [join(clone, 'bin/kiosk.js')], { encoding: 'utf8', env: { ...process.env, KIOSK_RUN_FROM: '', ...env } });
+  const age = (file: string, secondsAgo: number) => utimesSync(join(clone, file), new Date(Date.now() - secondsAgo * 1000), new Date(Date.now() - secondsAgo * 1000));
+
+  it('runs the build when it is newer than every source, with nothing on stderr', () => {
+    for (const f of ['package.json', 'src/cli/main.ts']) age(f, 60);
+    age('dist/build-stamp.json', 10);
+    const r = run();
+    expect(r.stdout).toBe('ran dist');
+    expect(r.stderr).toBe('');
+  });
+
+  it('runs the sources, and says why on stderr, when a source changed after the build', () => {
+    age('dist/build-stamp.json', 10);
+    age('src/cli/main.ts', 0);
+    const r = run();
+    expect(r.stdout).toBe('ran src');
+    expect(r.stderr).toContain('dist/ is older than src/cli/main.ts');
+    expect(run({ KIOSK_RUN_FROM: 'dist' }).stdout).toBe('ran dist');
   });
 });
 
