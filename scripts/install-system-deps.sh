@@ -10,6 +10,12 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 # The touch UI's font (chromium only recommends one, and installs skip recommends).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# TLS tests make their CA and certificates with openssl; systemd-analyze checks the units,
+# whose ExecStart= binaries (cage for the kiosk screen) must exist for `verify`.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v cage >/dev/null 2>&1 || [ -x /usr/bin/cage ] || need+=(cage)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

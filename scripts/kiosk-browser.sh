@@ -6,6 +6,9 @@
 #
 #   scripts/kiosk-browser.sh [URL]          # default http://127.0.0.1:8080/
 #   scripts/kiosk-browser.sh --dry-run      # prints the command instead of running it
+#   scripts/kiosk-browser.sh --once [URL]   # runs Chromium once (kiosk-display.service restarts it)
+#
+# KIOSK_BROWSER_FLAGS: extra Chromium flags (e.g. --ozone-platform=wayland under cage).
 #
 # It waits for the controller to answer (GET /api/health), then starts the browser, and
 # starts it again if it ever exits (a crash, or someone managing to close it).
@@ -14,11 +17,13 @@
 set -euo pipefail
 
 DRY_RUN=0
+ONCE=0
 URL="${KIOSK_URL:-http://127.0.0.1:8080/}"
 for arg in "$@"; do
   case "$arg" in
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --once) ONCE=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) URL="$arg" ;;
   esac
 done
@@ -53,8 +58,10 @@ FLAGS=(
   --disable-sync
   --password-store=basic                    # no keyring prompt
   --autoplay-policy=no-user-gesture-required
-  "$URL"
 )
+# shellcheck disable=SC2206 # word splitting wanted: a list of flags
+[ -n "${KIOSK_BROWSER_FLAGS:-}" ] && FLAGS+=(${KIOSK_BROWSER_FLAGS})
+FLAGS+=("$URL")
 
 if [ "$DRY_RUN" = 1 ]; then
   printf '%q ' "$CHROMIUM" "${FLAGS[@]}"
@@ -77,6 +84,11 @@ for _ in $(seq "$WAIT_FOR_CONTROLLER_S"); do
   fi
   sleep 1
 done
+
+if [ "$ONCE" = 1 ]; then
+  "$CHROMIUM" "${FLAGS[@]}"
+  exit $?
+fi
 
 while true; do
   "$CHROMIUM" "${FLAGS[@]}" || true

@@ -33,7 +33,10 @@ import { Lifecycle } from './lifecycle.js';
 import type { UiTimings } from './machines/kioskUiMachine.js';
 import type { PrintDocument, Printer } from './facades/printer.js';
 import type { Scanner } from './facades/scanner.js';
-import type { Upstream } from './facades/upstream.js';
+import type { ConnectFn, Upstream } from './facades/upstream.js';
+import { watchCertificateExpiry } from './upstream/certificateExpiry.js';
+import { loadUpstreamAccess } from './upstream/connectOptions.js';
+import { eventRecorder } from './upstream/deviceFaults.js';
 import { typicalTicketLengthMm } from './printer/paperForecast.js';
 import { PaperWatch } from './printer/paperWatch.js';
 import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
@@ -61,6 +64,8 @@ export interface ControllerOptions {
   openSerial?: SerialTransportFactory;
   /** Upstream reconnect backoff (tests shorten it). */
   upstreamBackoff?: { initialMs: number; maxMs: number };
+  /** mqtt.connect, or a wrapper that watches it (tests count attempts and topics). */
+  upstreamConnect?: ConnectFn;
   /** The printer seam; built from `printer.interface` unless a test says otherwise. */
   openPrinter?: PrinterTransportFactory;
   /** The clock for opening hours and printed times (tests pin it). */
@@ -126,6 +131,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const timeZone = config.hours?.timezone ?? DEFAULT_TIME_ZONE;
   const { kiosk } = config;
   const life = new Lifecycle(log);
+  // Password and TLS files read and checked first: a bad one is a config error (exit 2).
+  const upstreamAccess = loadUpstreamAccess(config.upstream);
 
   try {
     // One controller per data folder: a second one would reuse seq and ticket numbers.
@@ -138,10 +145,18 @@ export async function startController(config: KioskConfig, options: ControllerOp
     outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
     const upstreamPart = await life.start('upstream link', () =>
-      startUpstream(config.upstream, kiosk, { outbox, log: log.child({ part: 'upstream' }), ...(options.upstreamBackoff ? { backoff: options.upstreamBackoff } : {}) }),
+      startUpstream(config.upstream, kiosk, {
+        outbox,
+        access: upstreamAccess,
+        log: log.child({ part: 'upstream' }),
+        ...(options.upstreamBackoff ? { backoff: options.upstreamBackoff } : {}),
+        ...(options.upstreamConnect ? { connect: options.upstreamConnect } : {}),
+      }),
     );
     life.onStop('upstream link', upstreamPart.stop);
     const upstream = upstreamPart.facade;
+    const stopExpiryWatch = watchCertificateExpiry(upstreamAccess.certificates, (e) => void eventRecorder(outbox, log, 'certificate expiry warnings')([e]), options.now);
+    life.onStop('certificate expiry watch', stopExpiryWatch);
 
     let dropbox: Dropbox | null = null;
     if (config.dropbox) {

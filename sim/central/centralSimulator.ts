@@ -19,7 +19,7 @@
  * ticket); an appointment checked in twice under different ids is 'already_checked_in'.
  */
 import { randomUUID } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { EventEnvelope } from '../../src/upstream/events.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 
@@ -45,6 +45,8 @@ export interface CentralSimulatorOptions {
   servedPerMinute?: number;
   /** The simulator's clock for appointment windows and `ts`; tests inject a fixed one. */
   now?: () => Date;
+  /** Extra mqtt.connect options, e.g. the TLS CA, certificate and key of a broker that requires them. */
+  connectOptions?: Partial<IClientOptions>;
 }
 
 export interface Appointment {
@@ -164,6 +166,7 @@ export async function startCentralSimulator(options: CentralSimulatorOptions): P
     clean: true,
     connectTimeout: CENTRAL_CONNECT_TIMEOUT_MS,
     reconnectPeriod: CENTRAL_RECONNECT_PERIOD_MS,
+    ...options.connectOptions,
   });
   const noDelay = (): void => {
     // One small packet per reply: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.

@@ -57,6 +57,18 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     });
 
   program
+    .command('health')
+    .description('Exit 0 only when the controller answers and every configured device works (printer ready, board online, broker connected); exit 1 saying what does not. The post-update check of an A/B updater.')
+    .option('-c, --config <file>', 'the config the controller runs with: its address and which devices it must have')
+    .option('--url <url>', 'the controller\'s HTTP address (default: from --config, else http://127.0.0.1:8080)')
+    .option('--timeout <s>', 'wait this long for a controller still starting', (v) => parsePositiveInt(v, '--timeout'), 60)
+    .option('--no-upstream', 'accept an unreachable broker (events wait on disk)')
+    .action(async (opts: { config?: string; url?: string; timeout: number; upstream: boolean }) => {
+      const { runHealth } = await import('./health.js');
+      await runHealth({ ...opts, timeoutS: opts.timeout });
+    });
+
+  program
     .command('diag')
     .description('Technician diagnostics of a running controller over its local HTTP API. Asks for the PIN (or reads KIOSK_DIAG_PIN).')
     .addHelpText(

@@ -1,15 +1,32 @@
 /** `kiosk run --config FILE`: load, validate, start, and stop cleanly on SIGTERM/SIGINT. */
 import { loadConfigFile } from '../config/load.js';
+import { createLogger } from '../../kernel/log.js';
 import { startController } from '../main.js';
+import { startSystemdNotifier } from '../systemd/notifySocket.js';
+import { waitUntilApiAnswers } from '../systemd/readiness.js';
 
 export async function runFromConfigFile(file: string): Promise<void> {
   const config = loadConfigFile(file); // throws KioskError(1xx) → exit 2 with the message
-  const controller = await startController(config);
+  // Before the controller starts: watchdog pings cover a slow start too. Its few lines go
+  // to stdout (the journal); the controller's own logger starts with the controller.
+  const systemd = startSystemdNotifier(createLogger().child({ part: 'systemd' }));
+  let controller: Awaited<ReturnType<typeof startController>>;
+  try {
+    controller = await startController(config);
+  } catch (e) {
+    systemd.close();
+    throw e;
+  }
   const log = controller.log;
+  if (systemd.active) {
+    await waitUntilApiAnswers(controller.url);
+    systemd.ready(`serving ${controller.url}`);
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      systemd.stopping();
       controller.stop(signal).then(resolve, (err: unknown) => {
         log.error({ err: (err as Error).message }, 'unclean stop');
         resolve();
@@ -18,4 +35,5 @@ export async function runFromConfigFile(file: string): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  systemd.close();
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ErrorCode, KioskError } from '../errors.js';
+import { resolveUpstreamPaths } from '../upstream/connectOptions.js';
 import { configSchema, type KioskConfig } from './schema.js';
 
 export function parseConfig(raw: unknown, file: string): KioskConfig {
@@ -14,8 +15,9 @@ export function parseConfig(raw: unknown, file: string): KioskConfig {
     throw new KioskError(ErrorCode.ConfigInvalid, describeIssues(file, result.error.issues), { file });
   }
   const config = result.data;
-  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dirname(resolve(file)), config.dataDir);
-  return { ...config, dataDir };
+  const dir = dirname(resolve(file));
+  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dir, config.dataDir);
+  return { ...config, dataDir, upstream: resolveUpstreamPaths(config.upstream, dir) };
 }
 
 export function loadConfigFile(file: string): KioskConfig {

@@ -107,8 +107,20 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().min(50).max(60_000).default(1500),
         /** Disk the outbox may use before it stops taking events and raises an alarm (project key). */
         outboxMaxMb: z.number().positive().default(512),
+        /** A file holding the password, instead of `password` (CONTRACT §8); relative to the config's folder. */
+        passwordFile: z.string().min(1).optional(),
+        /** PEM files for mqtts:// (CONTRACT §8): the broker's CA, the kiosk's certificate and key; relative to the config's folder. */
+        tls: z
+          .object({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
+          .strict()
+          .optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((u, ctx) => {
+        if (u.passwordFile !== undefined && u.password !== null) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give either password or passwordFile, not both' });
+        if (u.tls && !u.url.startsWith('mqtts://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'TLS files need an "mqtts://HOST:PORT" url' });
+        if (u.tls && (u.tls.cert === undefined) !== (u.tls.key === undefined)) ctx.addIssue({ code: 'custom', path: ['tls', u.tls.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs its key and a key its certificate' });
+      }),
     services: z.array(serviceSchema).default([]),
     hours: hoursSchema.optional(),
     diagnostics: z

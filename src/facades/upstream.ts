@@ -5,7 +5,7 @@
  * reconnecting link), the in-order publisher draining the outbox (publisher.ts) and
  * request/reply (requestReply.ts). Listener errors are logged and never reach the link.
  */
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import type { NewEvent } from '../upstream/events.js';
 import type { OutboxStore } from '../upstream/outbox.js';
@@ -37,6 +37,8 @@ export interface UpstreamOptions {
   /** Defaults to UPSTREAM_FAULT_AFTER_MS. */
   faultAfterMs?: number;
   now?: () => Date;
+  /** TLS options (CA, client certificate and key) read afresh for each attempt (connectOptions.ts). */
+  tlsOptions?: () => Partial<IClientOptions>;
 }
 
 export interface UpstreamStatus {
@@ -95,6 +97,7 @@ export class Upstream {
       ...(opts.backoff ? { backoff: { initialMs: opts.backoff.initialMs, maxMs: opts.backoff.maxMs } } : {}),
       ...(opts.backoff?.random ? { random: opts.backoff.random } : {}),
       ...(opts.faultAfterMs !== undefined ? { faultAfterMs: opts.faultAfterMs } : {}),
+      ...(opts.tlsOptions ? { tlsOptions: opts.tlsOptions } : {}),
       now: this.now,
     });
     this.session.onLink((event) => this.emitLink(event));

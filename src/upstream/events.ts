@@ -41,7 +41,8 @@ export interface EventDataByType {
   // A collection slip printed for the `dropbox.collected` with the same box and count;
   // receipts deposited since the previous collection (null when none carried a receipt).
   'dropbox.collection_slip': { box: string; count: number; receipts: number; receiptsFrom: string | null; receiptsTo: string | null };
-  'device.fault': { device: DeviceName; code: string; detail: string };
+  /** `reason`: the broker's reason code or the TLS error code of an upstream refusal (CONTRACT §8). */
+  'device.fault': { device: DeviceName; code: string; detail: string; reason?: string | number };
   'device.recovered': { device: DeviceName; code: string };
   // Technician diagnostics (CONTRACT §6). `session` is a random id that is not the
   // token; nothing here names a person, and the PIN never leaves verifyPin.

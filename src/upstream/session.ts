@@ -20,6 +20,7 @@ import { createLinkMachine, type LinkConnectionEvent, type LinkMachine } from '.
 import { RateLimitedLog, type Logger } from '../log.js';
 import { withTimeout } from '../withTimeout.js';
 import type { NewEvent } from './events.js';
+import { RefusalFaults, classifyConnectError, classifySubscribeError } from './refusalFaults.js';
 
 /** Reconnecting to the broker: up to 500 ms after the first failure, doubling up to 30 s, full jitter. */
 export const BROKER_LINK_POLICY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 1 };
@@ -106,6 +107,8 @@ export interface UpstreamSessionOptions {
   random?: () => number;
   faultAfterMs?: number;
   now?: () => Date;
+  /** TLS options (CA, client certificate and key) read afresh for each attempt (connectOptions.ts). */
+  tlsOptions?: () => Partial<IClientOptions>;
 }
 
 export class UpstreamSession {
@@ -123,8 +126,11 @@ export class UpstreamSession {
   private lastError: string | null = null;
   private faultTimer: NodeJS.Timeout | null = null;
   private faultRaised = false;
+  /** A broker that refuses us: one fault per reason, recovered once accepted (refusalFaults.ts). */
+  private readonly refusals: RefusalFaults;
 
   constructor(private readonly opts: UpstreamSessionOptions) {
+    this.refusals = new RefusalFaults((e) => opts.record(e));
     this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
     this.faultAfterMs = opts.faultAfterMs ?? UPSTREAM_FAULT_AFTER_MS;
     this.now = opts.now ?? (() => new Date());
@@ -233,8 +239,12 @@ export class UpstreamSession {
       };
       let client: MqttClient;
       try {
-        client = this.connectFn(this.opts.url, buildConnectOptions({ kiosk: this.opts.kiosk, username: this.opts.username, password: this.opts.password, topics: this.opts.topics }));
+        const options = buildConnectOptions({ kiosk: this.opts.kiosk, username: this.opts.username, password: this.opts.password, topics: this.opts.topics });
+        // Credential files are read at each attempt, so a renewed certificate needs no restart.
+        if (this.opts.tlsOptions) Object.assign(options, this.opts.tlsOptions());
+        client = this.connectFn(this.opts.url, options);
       } catch (e) {
+        this.refusals.note(classifyConnectError(e));
         note(e, 'cannot create the MQTT client');
         send({ type: 'LINK.OPEN_FAILED', message: attemptError ?? 'cannot create the MQTT client' });
         return () => undefined;
@@ -259,7 +269,9 @@ export class UpstreamSession {
         send(opened ? { type: 'LINK.LOST', message } : { type: 'LINK.OPEN_FAILED', message });
       });
       client.on('error', (err) => {
-        if (live) note(err, 'MQTT connection error');
+        if (!live) return;
+        if (!opened) this.refusals.note(classifyConnectError(err));
+        note(err, 'MQTT connection error');
       });
       client.on('disconnect', (packet: IDisconnectPacket) => {
         if (live) note(new Error(`broker sent DISCONNECT (reason ${packet.reasonCode ?? 0})`), 'broker closed the session');
@@ -284,9 +296,14 @@ export class UpstreamSession {
     if (this.everConnected) this.reconnects++;
     this.everConnected = true;
     this.clearFaultTimer();
+    this.refusals.connected();
     this.opts.log.info({ url: redactUrl(this.opts.url), sessionPresent: connack.sessionPresent }, 'upstream connected');
     const { replies, queues, status } = this.opts.topics;
-    client.subscribe([replies, queues], { qos: 1 }, (err) => err && this.noteError(err, 'subscription to replies/queues refused'));
+    client.subscribe([replies, queues], { qos: 1 }, (err) => {
+      if (!err) return this.refusals.subscribed();
+      this.refusals.note(classifySubscribeError(err, [replies, queues]));
+      this.noteError(err, 'subscription to replies/queues refused');
+    });
     const online = JSON.stringify({ state: 'online', kiosk: this.opts.kiosk, site: this.opts.site, version: this.opts.version, ts: this.now().toISOString() });
     client.publish(status, online, { qos: 1, retain: true }, (err) => err && this.noteError(err, 'online status refused'));
     if (this.faultRaised) {

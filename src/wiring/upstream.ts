@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Logger } from '../../kernel/log.js';
 import type { KioskConfig } from '../config/schema.js';
 import { OutboxStore } from '../upstream/outbox.js';
-import { Upstream } from '../facades/upstream.js';
+import { Upstream, type ConnectFn } from '../facades/upstream.js';
+import type { UpstreamAccess } from '../upstream/connectOptions.js';
 import { VERSION } from '../version.js';
 
 export const OUTBOX_FILE = 'outbox.sqlite';
@@ -30,7 +31,11 @@ export function startOutbox(config: OutboxConfig, deps: { log: Logger }): { faca
 
 export interface UpstreamDeps {
   outbox: OutboxStore;
+  /** The password and TLS files, read and checked at start (connectOptions.ts). */
+  access: Pick<UpstreamAccess, 'password' | 'tlsOptions'>;
   log: Logger;
+  /** mqtt.connect, or a wrapper that watches it (tests count attempts and topics). */
+  connect?: ConnectFn;
   /** Reconnect backoff (tests shorten it). */
   backoff?: { initialMs: number; maxMs: number };
 }
@@ -42,11 +47,13 @@ export function startUpstream(config: KioskConfig['upstream'], kiosk: Pick<Kiosk
     site: kiosk.site,
     kiosk: kiosk.id,
     username: config.username,
-    password: config.password,
+    password: deps.access.password,
+    tlsOptions: () => deps.access.tlsOptions(),
     outbox: deps.outbox,
     log: deps.log,
     version: VERSION,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
+    ...(deps.connect ? { connect: deps.connect } : {}),
   });
   upstream.start();
   return { facade: upstream, stop: () => upstream.stop() };

@@ -4,7 +4,7 @@
  * reconnect. Also a small subscriber that records every message it sees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,12 @@ export interface MosquittoOptions {
   allowAnonymous?: boolean;
   /** Extra mosquitto.conf lines. */
   extraConfig?: readonly string[];
+  /**
+   * A TLS listener (the url becomes mqtts://): the broker's certificate and key, the CA its
+   * clients' certificates must chain to, required by default, the certificate's CN as the
+   * user name (use_identity_as_username), and an ACL file's lines.
+   */
+  tls?: { cert: string; key: string; ca: string; requireCertificate?: boolean; acl?: readonly string[] };
 }
 
 export interface Mosquitto {
@@ -47,6 +53,15 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'log_dest stderr',
     'log_type error',
     'log_type warning',
+    ...(opts.tls
+      ? [
+          `certfile ${opts.tls.cert}`,
+          `keyfile ${opts.tls.key}`,
+          `cafile ${opts.tls.ca}`,
+          `require_certificate ${opts.tls.requireCertificate === false ? 'false' : 'true'}`,
+          `use_identity_as_username ${opts.tls.requireCertificate === false ? 'false' : 'true'}`,
+        ]
+      : []),
     ...(opts.extraConfig ?? []),
     '',
   ].join('\n');
@@ -59,7 +74,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     stderr = '';
     dir = mkdtempSync(join(tmpdir(), 'kiosk-mosquitto-'));
     const conf = join(dir, 'mosquitto.conf');
-    writeFileSync(conf, confText);
+    const acl = opts.tls?.acl ? join(dir, 'acl') : null;
+    // Mosquitto started as root drops to its own user before it reads the ACL and certificates.
+    if (acl) writeFileSync(acl, `${opts.tls!.acl!.join('\n')}\n`, { mode: 0o644 });
+    if (opts.tls) chmodSync(dir, 0o755);
+    writeFileSync(conf, acl ? `${confText}acl_file ${acl}\n` : confText);
     const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     proc.stderr?.on('data', (b: Buffer) => {
@@ -97,7 +116,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
 
   await launch();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     port,
     stop,
     async restart() {
@@ -194,7 +213,7 @@ function findMosquitto(): string {
   throw new Error('mosquitto is not installed (needed for upstream tests): run `bash scripts/install-system-deps.sh` as root, or `apt-get install mosquitto`.');
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
