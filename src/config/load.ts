@@ -14,8 +14,11 @@ export function parseConfig(raw: unknown, file: string): KioskConfig {
     throw new KioskError(ErrorCode.ConfigInvalid, describeIssues(file, result.error.issues), { file });
   }
   const config = result.data;
-  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dirname(resolve(file)), config.dataDir);
-  return { ...config, dataDir };
+  const base = dirname(resolve(file));
+  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(base, config.dataDir);
+  // CONTRACT §7: "dir:PATH" is relative to the config file's folder, like dataDir.
+  const speech = config.accessibility.speech.startsWith('dir:') && !isAbsolute(config.accessibility.speech.slice(4)) ? `dir:${resolve(base, config.accessibility.speech.slice(4))}` : config.accessibility.speech;
+  return { ...config, dataDir, accessibility: { ...config.accessibility, speech } };
 }
 
 export function loadConfigFile(file: string): KioskConfig {

@@ -4,6 +4,7 @@
  * same way. Unknown keys are errors: a typo must not silently fall back to a default.
  */
 import { z } from 'zod';
+import { accessibilitySchema } from './accessibility.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00–24:00)');
 const interval = z.tuple([hhmm, hhmm]).refine(([a, b]) => a < b, 'an interval must end after it starts');
@@ -108,6 +109,7 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    accessibility: accessibilitySchema,
   })
   .strict()
   .superRefine((c, ctx) => {
