@@ -20,6 +20,9 @@ import { registerUiRoutes } from './http/uiRoutes.js';
 import type { UiTimings } from './machines/kioskUiMachine.js';
 import { createHttpUiBackend } from './ui/httpBackend.js';
 import { KioskUi, kioskUiSources } from './ui/kioskUi.js';
+import { Narrator } from './ui/narrator.js';
+import { startSpeech } from './wiring/speech.js';
+import type { Speech } from './facades/speech.js';
 import { DepositDesk, type DepositClock } from './dropbox/depositDesk.js';
 import { codeHint, isAppointmentCode, normalizeAppointmentCode } from './tickets/appointments.js';
 import { recordScannerEvents } from './tickets/scanFeed.js';
@@ -79,6 +82,8 @@ export interface Controller {
   readonly paper: PaperWatch | null;
   /** The citizen touch UI's flow (its page is served at `/`). */
   readonly ui: KioskUi;
+  /** Speech output and the headset jack (CONTRACT §7). */
+  readonly speech: Speech;
   stop(reason?: string): Promise<void>;
 }
 
@@ -235,6 +240,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
   registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
   registerTicketRoutes(http, tickets);
   registerKioskRoutes(http, { tickets, scanner, deposits });
+  // Speech mode and the headset (CONTRACT §7): a device like the printer; its faults never stop the kiosk.
+  const speech = startSpeech(config.accessibility, { log: log.child({ part: 'speech' }), record: (e) => outbox.append([e]) });
   // The touch UI takes tickets, check-ins and deposits through the routes above, over loopback.
   let uiBaseUrl = '';
   const ui = new KioskUi({
@@ -245,6 +252,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
     log: log.child({ part: 'ui' }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.uiTimings ? { timings: options.uiTimings } : {}),
+    record: (e) => outbox.append([e]),
+    volume: config.accessibility.volume,
   });
   const uiRoutes = registerUiRoutes(http, ui);
   const outboxDiag = trackOutboxForDiagnostics(outbox);
@@ -280,6 +289,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
   const { url } = await http.listen();
   uiBaseUrl = url;
   ui.start();
+  const narrator = new Narrator({ ui, speech: speech.facade, log: log.child({ part: 'narrator' }) }).start();
+  const stopHeadset = speech.onHeadset((plugged) => ui.headset(plugged));
   log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
 
   let stopping: Promise<void> | null = null;
@@ -296,12 +307,16 @@ export async function startController(config: KioskConfig, options: ControllerOp
     collections,
     paper,
     ui,
+    speech: speech.facade,
     stop(reason = 'stop') {
       stopping ??= (async () => {
         log.info({ reason }, 'kiosk controller stopping');
         try {
           uiRoutes.stop();
+          stopHeadset();
+          narrator.stop();
           ui.stop();
+          await speech.stop();
           await http.close().catch(() => undefined);
           diag.stop(); // records diag.logout for open sessions: before the outbox closes
           outboxDiag.stop();

@@ -14,8 +14,8 @@
  * i.e. a native module): the kiosk assumes "unplugged" until the first change.
  */
 import { EventEmitter } from 'node:events';
-import { constants, createReadStream, type ReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { close, constants, createReadStream, open, type ReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { headsetReading, parseInputEvents } from './inputEvent.js';
 
@@ -83,12 +83,13 @@ export class HeadsetReader extends EventEmitter<HeadsetReaderEvents> {
       if (this.stopped) return;
       if (st.isFIFO()) {
         // Read-write: we are a writer ourselves, so the FIFO never hits end-of-file between writers.
-        const fd = await open(path, constants.O_RDWR | constants.O_NONBLOCK);
+        // A raw descriptor (not a FileHandle, which would close it when collected): the socket owns it.
+        const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDWR | constants.O_NONBLOCK, (err, d) => (err ? reject(err) : resolve(d))));
         if (this.stopped) {
-          await fd.close();
+          close(fd, () => undefined);
           return;
         }
-        this.attach(new Socket({ fd: fd.fd, readable: true, writable: false }));
+        this.attach(new Socket({ fd, readable: true, writable: false }));
       } else if (st.isCharacterDevice()) {
         this.attach(createReadStream(path, { highWaterMark: 64 * 24 }));
       } else {

@@ -93,7 +93,8 @@ export function spelled(code: string): string {
 export function spokenChoice(choice: Choice, language: Language): string {
   const t = SCREEN_TEXTS[language];
   const parts = [choice.label];
-  if (choice.sub) parts.push(choice.sub);
+  // The page's "·" separates two facts; heard, each is a sentence.
+  if (choice.sub) parts.push(...choice.sub.split(' · '));
   if (choice.pressed !== undefined) parts.push(choice.pressed ? t.on : t.off);
   if (choice.disabled) parts.push(t.disabled);
   return parts.join('. ');
@@ -107,9 +108,12 @@ export function spokenBlocks(content: ScreenContent): string[] {
       case 'title':
       case 'heading':
       case 'text':
-      case 'busy':
       case 'receipt':
         out.push(b.text);
+        break;
+      case 'busy':
+        // The busy screens' title says the same: heard once.
+        if (!out.includes(b.text)) out.push(b.text);
         break;
       case 'list':
         out.push(...b.items);
