@@ -43,7 +43,7 @@ const tapSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('KEY'), key: z.string().regex(KEY_PATTERN), screen: screenSchema }).strict(),
   z.object({ type: z.literal('VOLUME'), step: z.union([z.literal(1), z.literal(-1)]), screen: screenSchema }).strict(),
   z.object({ type: z.literal('FOCUS'), key: z.string().min(1).max(64).nullable(), screen: z.enum(UI_SCREENS) }).strict(),
-  ...(['PRIORITY', 'APPOINTMENT', 'DEPOSIT', 'CONFIRM', 'CANCEL', 'BACK', 'HOME', 'ERASE', 'SUBMIT', 'HELP', 'LARGE_TEXT', 'CONTRAST'] as const).map((type) =>
+  ...(['PRIORITY', 'APPOINTMENT', 'DEPOSIT', 'CONFIRM', 'CANCEL', 'BACK', 'HOME', 'ERASE', 'SUBMIT', 'HELP', 'LARGE_TEXT', 'CONTRAST', 'TOUCH'] as const).map((type) =>
     z.object({ type: z.literal(type), screen: screenSchema }).strict(),
   ),
 ]);

@@ -168,6 +168,8 @@ export type UiTapEvent =
   | { type: 'LARGE_TEXT' }
   | { type: 'CONTRAST' }
   | { type: 'VOLUME'; step: 1 | -1 }
+  /** A touch anywhere that is not a control: the citizen is there (more time), nothing else. */
+  | { type: 'TOUCH' }
   /** The page's focus moved (Tab, a touch); `screen` is the screen it moved on. */
   | { type: 'FOCUS'; key: string | null; screen: string };
 

@@ -241,6 +241,12 @@ document.addEventListener('click', (e) => {
   send(JSON.parse(target.dataset.event));
 });
 
+// A touch anywhere else still says the citizen is there: the screen's time starts again.
+document.addEventListener('pointerdown', (e) => {
+  const onControl = e.target instanceof window.Element && e.target.closest('[data-event]');
+  if (!onControl) send({ type: 'TOUCH' });
+});
+
 // Tab, Shift+Tab or a touch moved the focus: the controller holds it, so speech follows.
 document.addEventListener('focusin', (e) => {
   const key = e.target && e.target.dataset ? e.target.dataset.focusKey : undefined;
