@@ -3,7 +3,7 @@
  * machine is noisy: ratios matter more than absolute figures). Prints the tables and
  * rewrites docs/benchmarks.md with them, the command, the date and the machine.
  *
- * `npm run bench -- frames|drain|tickets` runs one of them.
+ * `npm run bench -- frames|drain|tickets|speech` runs one of them.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchFrameLatency } from './frameLatency.js';
 import { benchOutboxDrain } from './outboxDrain.js';
 import { benchTicketLatency } from './ticketLatency.js';
+import { benchSpeechLatency } from './speechLatency.js';
 
 interface Section {
   key: string;
@@ -42,6 +43,13 @@ const sections: Section[] = [
     what: 'The kiosk runs as in an office, `kiosk run --config` in a process of its own; central (simulator) answers at once over a local Mosquitto; the job goes to the TCP printer simulator and is confirmed. Latency from the POST sent to the last byte of the job at the simulator. Floor: a bare script in a process of its own (bench/ticketFloor.ts) doing the same MQTT request/reply, node-thermal-printer encode and TCP send, triggered by one byte on a socket; floorHttp: the same script triggered by a POST to a bare node:http server. Memory: the kiosk process after a forced full GC (bench/kioskGcProbe.ts), after 200 warm-up tickets and after 1,000 more.',
     targets: 'p99 <= 30 ms; ratio to the floor <= 1.25; RSS back after 1,000 tickets',
     run: () => benchTicketLatency({ tickets: 1000 }),
+  },
+  {
+    key: 'speech',
+    title: 'Key press → first audio byte of the ticket screen\'s utterance',
+    what: 'The simulated kiosk (`startKioskSim`, speech `dir:`, in the benchmark\'s process), headset plugged in through its FIFO, a ticket taken; each sample is F2 on the ticket screen sent as the page sends it (`POST /api/ui/keys`), timed until the speech device has written the first byte of the ticket utterance\'s WAV (235 characters, said whole: number, service, people ahead, wait, notes). Floor, in alternating blocks of 20: bare `espeak-ng` with the same voice, rate, amplitude and text, its WAV on stdout written to a file, from the spawn to the first byte written.',
+    targets: 'p99 <= 1.3 × the floor',
+    run: () => benchSpeechLatency({ samples: 300 }),
   },
 ];
 

@@ -10,6 +10,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 # The touch UI's font (chromium only recommends one, and installs skip recommends).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# Speech mode (CONTRACT §7): espeak-ng renders pt-PT and en, aplay plays on ALSA; sox is not needed.
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

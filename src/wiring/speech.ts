@@ -16,6 +16,8 @@ export interface SpeechDeps {
   record: (event: NewEvent) => void;
   /** Headset reopen delay (tests shorten it). */
   headsetReopenMs?: number;
+  /** The espeak-ng executable (tests name a missing one). */
+  espeakPath?: string;
 }
 
 export interface SpeechWiring {
@@ -39,7 +41,7 @@ export function startSpeech(config: AccessibilityConfig, deps: SpeechDeps): Spee
   const audioListeners = new Set<(u: Parameters<Parameters<Speech['onAudio']>[0]>[0]) => void>();
   const headsetListeners = new Set<(plugged: boolean) => void>();
 
-  const driver = output.kind === 'off' ? null : new SpeechDriver({ sink: output.kind === 'alsa' ? alsaSink(output.device) : dirSink(output.path), log });
+  const driver = output.kind === 'off' ? null : new SpeechDriver({ sink: output.kind === 'alsa' ? alsaSink(output.device) : dirSink(output.path), log, ...(deps.espeakPath ? { espeakPath: deps.espeakPath } : {}) });
   const headset = config.headset ? new HeadsetReader({ path: config.headset, log: log.child({ part: 'headset' }), ...(deps.headsetReopenMs ? { reopenMs: deps.headsetReopenMs } : {}) }) : null;
   const headsetFaults = new Set<string>();
 
