@@ -11,6 +11,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_UI_TIMINGS, type Language, type UiScreen } from '../src/machines/kioskUiMachine.js';
+import { spelled } from '../src/ui/screenContent.js';
 import { readUtterances, startKioskSim, type KioskSim } from '../sim/kioskSim.js';
 import { launchChromium, openKioskPage, waitForCode, waitForScreen, waitUntilServing } from '../scripts/refresh-screens.js';
 import { waitFor } from './support/waitFor.js';
@@ -92,7 +93,7 @@ async function shownTexts(): Promise<string[]> {
 
 /** What was heard holds every text shown (numbers and codes are heard spelled out). */
 async function expectHeardAllShown(text: string): Promise<void> {
-  const squash = (s: string): string => s.replace(/\s+/g, '').toLowerCase();
+  const squash = (s: string): string => s.replace(/[^\p{L}\p{N}]/gu, '').toLowerCase();
   const texts = await shownTexts();
   expect(texts.length).toBeGreaterThan(1);
   for (const shown of texts) {
@@ -132,7 +133,7 @@ async function ticketHeard(screen: 'ticket' | 'appointmentDone', after: number, 
   await waitForScreen(page, screen);
   const u = await heard(screen, after);
   const number = (await page.locator('.ticket .number').innerText()).trim();
-  expect(u.text).toContain(number.split('').join(' '));
+  expect(u.text).toContain(spelled(number));
   await expectHeardAllShown(u.text);
   // What the paper says is heard too: the number and the people ahead printed on it.
   await sim.printer.waitForJobs(jobIndex + 1);

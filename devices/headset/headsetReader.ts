@@ -10,6 +10,9 @@
  * else are skipped; a jack value other than 0 or 1 is logged and ignored. Nothing read can
  * throw out of here.
  *
+ * A character device's read blocks one libuv worker thread while it waits for a record
+ * (evdev has no non-blocking path without a native module); one of the pool's four.
+ *
  * The jack's state before the first record is unknown (reading it needs the EVIOCGSW ioctl,
  * i.e. a native module): the kiosk assumes "unplugged" until the first change.
  */

@@ -27,6 +27,8 @@ export class Narrator {
   private last: UiView | null = null;
   private lastSaid: { text: string; screen: string; lang: UiView['language'] } | null = null;
   private readonly cleanups: Array<() => void> = [];
+  /** What speech mode starting says (and the keys), until it has been heard to the end once. */
+  private opening: 'headset' | 'help' | null = null;
 
   constructor(private readonly opts: NarratorOptions) {}
 
@@ -65,16 +67,16 @@ export class Narrator {
     if (!view.a11y.speech) {
       // The session ended (or speech was never on): nothing more is said.
       if (prev?.a11y.speech) this.opts.speech.cut();
+      this.opening = null;
       return;
     }
-    const t = SCREEN_TEXTS[view.language];
     const focused = choicesOf(view.content).find((c) => c.key === view.focus) ?? null;
     const startedNow = !prev || !prev.a11y.speech;
     if (startedNow) {
       // Help pressed or headset plugged in: first what happened and the keys, then the screen.
       const headsetJustPlugged = view.a11y.headset && !prev?.a11y.headset;
-      const opening = headsetJustPlugged ? t.speechHint : t.helpCalled;
-      this.say(joinSentences([opening, t.keysHelp, spokenScreen(view.content, focused)]), view);
+      this.opening = headsetJustPlugged ? 'headset' : 'help';
+      this.say(spokenScreen(view.content, focused), view);
       return;
     }
     if (view.screen !== prev.screen || view.language !== prev.language) {
@@ -106,10 +108,20 @@ export class Narrator {
     }
   }
 
-  private say(text: string, view: UiView, screen: string = view.screen): void {
+  private say(said: string, view: UiView, screen: string = view.screen): void {
+    // Until the opening (how speech started, the keys) has been heard whole, it leads each
+    // utterance: a screen that changes at once (a kiosk still starting) must not cut it away.
+    const opening = this.opening;
+    const t = SCREEN_TEXTS[view.language];
+    const text = opening ? joinSentences([opening === 'headset' ? t.speechHint : t.helpCalled, t.keysHelp, said]) : said;
     this.lastSaid = { text, screen, lang: view.language };
-    void this.opts.speech.say({ text, lang: view.language, screen }, view.a11y.volume).catch((err: unknown) => {
-      this.opts.log.warn({ err: (err as Error).message }, 'speech failed');
-    });
+    this.opts.speech
+      .say({ text, lang: view.language, screen }, view.a11y.volume)
+      .then((result) => {
+        if (result === 'spoken' && this.opening === opening) this.opening = null;
+      })
+      .catch((err: unknown) => {
+        this.opts.log.warn({ err: (err as Error).message }, 'speech failed');
+      });
   }
 }

@@ -84,9 +84,16 @@ export function choicesOf(content: ScreenContent): Choice[] {
 
 // ------------------------------------------------------------------ speech
 
-/** A number or code spelled out, so "P042" is heard as "P 0 4 2", not "P forty-two". */
+/**
+ * A number or code spelled out, so "P042" is heard as "P 0 4 2", not "P forty-two". Marks
+ * that are not letters, digits or dashes (central's "*" on a priority number) are not read
+ * out: the priority is said in words.
+ */
 export function spelled(code: string): string {
-  return code.split('').join(' ');
+  return code
+    .split('')
+    .filter((ch) => /[\p{L}\p{N}-]/u.test(ch))
+    .join(' ');
 }
 
 /** What a choice says when it takes focus: its name, what it leads to, and whether it is off. */

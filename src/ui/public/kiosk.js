@@ -140,7 +140,12 @@ function playTone() {
   }
 }
 
-function renderWarning(w) {
+/**
+ * `headset`: a headset is plugged in. Then the tone is not played by the page (its sound
+ * would reach whatever output the browser has, maybe the loudspeaker); the warning is
+ * spoken in the headset instead (speech mode is on while a headset is in).
+ */
+function renderWarning(w, headset) {
   const box = document.getElementById('warning');
   const key = w ? `${w.title}|${w.seconds}` : null;
   if (key === lastWarning) return;
@@ -159,7 +164,7 @@ function renderWarning(w) {
     left = Math.max(0, left - 1);
     count.textContent = String(left);
   }, 1000);
-  playTone();
+  if (!headset) playTone();
 }
 
 // ------------------------------------------------------------------ rendering
@@ -200,7 +205,7 @@ function render(next) {
   document.body.dataset.speech = next.a11y.speech ? 'on' : 'off';
   document.body.dataset.focus = next.focus || '';
   lastScreen = next.screen;
-  renderWarning(c.warning);
+  renderWarning(c.warning, next.a11y.headset);
 
   // The controller moved the focus (arrow keys): follow it.
   const controllerMoved = next.focus && next.focus !== lastViewFocus;
