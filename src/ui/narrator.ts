@@ -39,7 +39,7 @@ export class Narrator {
       ui.onKey((key, view) => {
         if (!view.a11y.speech) return;
         this.opts.speech.cut();
-        if (key === 'F2' && this.lastSaid) this.say(this.lastSaid.text, view, this.lastSaid.screen);
+        if (key === 'F2' && this.lastSaid) this.say(this.lastSaid.text, view, this.lastSaid.screen, false);
         // Help in speech mode: staff are called again, and the keys are explained again.
         if (key === 'F1') {
           const t = SCREEN_TEXTS[view.language];
@@ -108,17 +108,18 @@ export class Narrator {
     }
   }
 
-  private say(said: string, view: UiView, screen: string = view.screen): void {
+  private say(said: string, view: UiView, screen: string = view.screen, withOpening = true): void {
     // Until the opening (how speech started, the keys) has been heard whole, it leads each
     // utterance: a screen that changes at once (a kiosk still starting) must not cut it away.
-    const opening = this.opening;
+    // A repeat (F2) is the last utterance as it was, opening included if it had one.
+    const opening = withOpening ? this.opening : null;
     const t = SCREEN_TEXTS[view.language];
     const text = opening ? joinSentences([opening === 'headset' ? t.speechHint : t.helpCalled, t.keysHelp, said]) : said;
     this.lastSaid = { text, screen, lang: view.language };
     this.opts.speech
       .say({ text, lang: view.language, screen }, view.a11y.volume)
       .then((result) => {
-        if (result === 'spoken' && this.opening === opening) this.opening = null;
+        if (result === 'spoken' && opening && this.opening === opening) this.opening = null;
       })
       .catch((err: unknown) => {
         this.opts.log.warn({ err: (err as Error).message }, 'speech failed');
