@@ -85,7 +85,7 @@ describe('spoken text of every screen', () => {
     const said = spokenScreen(content, null);
     expect(said).toContain('Priority ticket: P 0 4 2. Benefits.');
     expect(said).toContain('3 people ahead of you');
-    expect(said).toContain('Estimated wait: 20 minutes');
+    expect(said).toContain('Estimated wait: 15 to 25 minutes'); // the range printed on the paper
     expect(said).toContain('you will probably not be served before closing time');
     expect(said).toContain('Ticket issued without a connection to the central system');
     expect(said).toContain('Segurança Social Direta');

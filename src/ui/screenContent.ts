@@ -4,6 +4,7 @@
  * (`spokenScreen`), so what is heard can never drift from what is shown. Pure.
  */
 import { TICKET_TEXTS } from '../../devices/printer/ticketTexts.js';
+import { waitRange } from '../tickets/ticketContent.js';
 import { VOLUME_STEPS, type Language, type UiScreen, type UiTapEvent } from '../machines/kioskUiMachine.js';
 import type { UiView } from './kioskUi.js';
 import { SCREEN_TEXTS, type ScreenTexts } from './screenTexts.js';
@@ -209,7 +210,8 @@ function serviceChoices(t: ScreenTexts, v: ContentInput, priority: boolean): Blo
 function ticketLines(t: ScreenTexts, v: ContentInput, k: { peopleAhead: number | null; estimatedWaitMin?: number | null; offline: boolean; service: string; likelyNotServedBeforeClosing?: boolean }): string[] {
   const printed = TICKET_TEXTS[v.language];
   const lines = [t.ahead(k.peopleAhead)];
-  if (k.estimatedWaitMin !== undefined) lines.push(t.estimatedWait(k.estimatedWaitMin));
+  // The same range the paper prints (waitRange), not central's bare estimate.
+  if (k.estimatedWaitMin !== undefined) lines.push(t.estimatedWait(waitRange(k.estimatedWaitMin)));
   if (k.likelyNotServedBeforeClosing) lines.push(printed.likelyNotServedBeforeClosing);
   if (k.offline) lines.push(printed.offlineExplanation);
   if (v.services.find((s) => s.id === k.service)?.online) lines.push(printed.onlineHint);

@@ -102,7 +102,8 @@ export interface ScreenTexts {
   volume: (step: number, steps: number) => string;
   speechHint: string;
   priorityWords: string;
-  estimatedWait: (minutes: number | null) => string;
+  /** The range printed on the ticket (ticketContent.waitRange), in words. */
+  estimatedWait: (range: { low: number; high: number } | null) => string;
   servicesLabel: string;
 }
 
@@ -221,7 +222,7 @@ export const SCREEN_TEXTS: Record<Language, ScreenTexts> = {
     volume: (step, steps) => `Volume ${step + 1} de ${steps}`,
     speechHint: 'Modo de voz ligado.',
     priorityWords: 'prioritária',
-    estimatedWait: (m) => (m === null ? 'Tempo de espera estimado: desconhecido' : `Tempo de espera estimado: ${m} minutos`),
+    estimatedWait: (r) => (r === null ? 'Tempo de espera estimado: desconhecido' : `Tempo de espera estimado: ${r.low} a ${r.high} minutos`),
     servicesLabel: 'Assuntos',
   },
   en: {
@@ -333,7 +334,7 @@ export const SCREEN_TEXTS: Record<Language, ScreenTexts> = {
     volume: (step, steps) => `Volume ${step + 1} of ${steps}`,
     speechHint: 'Speech mode on.',
     priorityWords: 'priority',
-    estimatedWait: (m) => (m === null ? 'Estimated wait: unknown' : `Estimated wait: ${m} minutes`),
+    estimatedWait: (r) => (r === null ? 'Estimated wait: unknown' : `Estimated wait: ${r.low} to ${r.high} minutes`),
     servicesLabel: 'Subjects',
   },
 };
