@@ -184,3 +184,17 @@ describe('narrator', () => {
     });
   });
 });
+
+describe('narrator and toggles', () => {
+  it('a toggle switched by keypad says its new state', () => {
+    const { ui, said } = start();
+    ui.tap({ type: 'HELP' });
+    ui.key('ArrowUp'); // help
+    ui.key('ArrowUp'); // contrast
+    ui.key('ArrowUp'); // large text
+    expect(said.at(-1)!.text).toMatch(/Letra grande\. desligado\.?$/);
+    ui.key('Enter');
+    expect(ui.view().a11y.largeText).toBe(true);
+    expect(said.at(-1)!.text).toMatch(/Letra grande\. ligado\.?$/);
+  });
+});

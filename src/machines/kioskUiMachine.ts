@@ -404,7 +404,8 @@ export const kioskUiMachine = setup({
     priority: {
       always: { guard: 'cannotPrint', target: 'notice', actions: { type: 'showNotice', params: { reason: 'printer' } } },
       ...timed('idle'),
-      on: { ACTIVITY: MORE_TIME,
+      on: {
+        ACTIVITY: MORE_TIME,
         ISSUE: { guard: 'knownService', target: 'issuing', actions: { type: 'askTicket', params: { priority: true } } },
         BACK: 'home',
         HOME: 'home',
@@ -443,7 +444,8 @@ export const kioskUiMachine = setup({
     appointment: {
       always: { guard: 'cannotPrint', target: 'notice', actions: { type: 'showNotice', params: { reason: 'printer' } } },
       ...timed('idle'),
-      on: { ACTIVITY: MORE_TIME,
+      on: {
+        ACTIVITY: MORE_TIME,
         // Each key restarts the idle delay: someone typing has not walked away.
         KEY: { guard: 'validKey', target: 'appointment', reenter: true, actions: 'typeKey' },
         ERASE: { target: 'appointment', reenter: true, actions: 'erase' },

@@ -102,8 +102,10 @@ export class Narrator {
       this.say(joinSentences(added), view);
       return;
     }
+    // A toggle under focus switched (large text, contrast): say its new state. Other changes
+    // to the focused choice (a queue count) are not said: they would talk over the citizen.
     const prevFocused = choicesOf(prev.content).find((c) => c.key === prev.focus);
-    if (focused && prevFocused && focused.key === prevFocused.key && spokenChoice(focused, view.language) !== spokenChoice(prevFocused, view.language)) {
+    if (focused && prevFocused && focused.key === prevFocused.key && focused.pressed !== prevFocused.pressed) {
       this.say(spokenChoice(focused, view.language), view);
     }
   }
