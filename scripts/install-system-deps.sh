@@ -16,6 +16,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v cage >/dev/null 2>&1 || [ -x /usr/bin/cage ] || need+=(cage)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+# Speech mode (CONTRACT §7): espeak-ng renders pt-PT and en, aplay plays on ALSA; sox is not needed.
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -9,16 +9,18 @@
  * A newcomer watches events arrive at central in the terminal and drives the devices
  * with one-letter commands (type `h` and Enter).
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SimCommandOptions } from '../src/cli/main.js';
+import { SIM_ACCESSIBILITY_HELP } from '../src/cli/simHelp.js';
 import { parseConfig } from '../src/config/load.js';
 import type { KioskConfig } from '../src/config/schema.js';
 import { startController, type Controller } from '../src/main.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
+import { createSimHeadset, type SimHeadset } from './headset/simHeadset.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
@@ -52,6 +54,10 @@ export interface KioskSim {
   central: CentralSimulator;
   broker: EmbeddedBroker;
   dataDir: string;
+  /** The headset jack, a FIFO of evdev records read by the controller's headset reader. */
+  headset: SimHeadset;
+  /** Where each utterance is written (NNNNNN.wav + NNNNNN.json, CONTRACT §7). */
+  speechDir: string;
   stop(): Promise<void>;
 }
 
@@ -84,6 +90,9 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
     for (const a of SIM_APPOINTMENTS) central.addAppointment({ code: a.code, service: a.service, at: new Date(startedAt + a.offsetMin * 60_000) });
     const printer = await startSimulatedPrinter({ port: 0, outDir: ticketsDir });
     stops.push(() => printer.close());
+    const headset = await createSimHeadset(join(devDir, 'headset'));
+    stops.push(() => headset.close());
+    const speechDir = join(dataDir, 'speech');
 
     const config: KioskConfig = parseConfig(
       {
@@ -95,6 +104,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
         scanner: { port: scanner.controllerPath, baudRate: 9600 },
         upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 1500 },
         services: SIM_SERVICES,
+        accessibility: { speech: `dir:${speechDir}`, headset: headset.path, volume: 60 },
       },
       join(dataDir, 'sim-config.json'),
     );
@@ -111,6 +121,8 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
       central,
       broker,
       dataDir,
+      headset,
+      speechDir,
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
       },
@@ -136,6 +148,8 @@ export function describeEvent(e: EventEnvelope): string {
       return `${time} #${e.seq} FAULT ${String(d.device)}: ${String(d.code)} — ${String(d.detail)}`;
     case 'device.recovered':
       return `${time} #${e.seq} recovered ${String(d.device)}: ${String(d.code)}`;
+    case 'kiosk.help_requested':
+      return `${time} #${e.seq} HELP asked on screen ${String(d.screen)} (${String(d.language)}): staff, please go to the kiosk`;
     default:
       return `${time} #${e.seq} ${e.type} ${JSON.stringify(d)}`;
   }
@@ -150,7 +164,23 @@ const HELP = `commands (type a letter and Enter):
   r       reboot the board            s   silence the board / let it speak
   P       printer paper out / refill  c   printer cover open / closed
   x       central silent / answering  q   quit
-  a <code>  scan a code (default SIM-ON-TIME)   A   pull the scanner cable / plug it back`;
+  a <code>  scan a code (default SIM-ON-TIME)   A   pull the scanner cable / plug it back
+  e       plug the headset in / unplug it (speech mode: what is said is shown below as "said")`;
+
+/** Reads the utterances written since `after` (their JSON, written once the WAV is complete). */
+export function readUtterances(dir: string, after = 0): Array<{ n: number; text: string; lang: string; screen: string }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((name) => /^(\d{6})\.json$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) > after)
+    .map((m) => ({ n: Number(m[1]), ...(JSON.parse(readFileSync(join(dir, m[0]), 'utf8')) as { text: string; lang: string; screen: string }) }))
+    .sort((a, b) => a.n - b.n);
+}
 
 export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
   const sim = await startKioskSim({ httpPort: opts.port, httpHost: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
@@ -163,12 +193,20 @@ export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
   scanner port       ${scanner.controllerPath}  (type a <code> to scan)
   appointments       ${SIM_APPOINTMENTS.map((a) => `${a.code} (${a.what})`).join(', ')}
   data               ${sim.dataDir}
+  headset (FIFO)     ${sim.headset.path}  (type e to plug in / unplug)
+  speech             ${sim.speechDir}  (NNNNNN.wav + NNNNNN.json)
+${SIM_ACCESSIBILITY_HELP}
 Events below are what central receives. An envelope drops every ${AUTO_DROP_EVERY_MS / 1000} s; type h for commands.`);
 
   let shown = 0;
+  let spoken = readUtterances(sim.speechDir).at(-1)?.n ?? 0;
   const live = setInterval(() => {
     const events = central.events();
     for (; shown < events.length; shown++) console.log(describeEvent(events[shown]!));
+    for (const u of readUtterances(sim.speechDir, spoken)) {
+      spoken = u.n;
+      console.log(`said [${u.lang} ${u.screen}] ${u.text}`);
+    }
   }, LIVE_VIEW_POLL_MS);
   const auto = setInterval(() => board.sim.drop(1), AUTO_DROP_EVERY_MS);
 
@@ -250,6 +288,11 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
           scannerUnplugged = !scannerUnplugged;
           void (scannerUnplugged ? scanner.unplug() : scanner.replug()).catch((e: Error) => console.error(e.message));
           console.log(scannerUnplugged ? 'scanner cable pulled' : 'scanner cable plugged back');
+          break;
+        case 'e':
+          void (sim.headset.plugged() ? sim.headset.unplug() : sim.headset.plug())
+            .then(() => console.log(sim.headset.plugged() ? 'headset plugged in: speech mode' : 'headset unplugged'))
+            .catch((e: Error) => console.error(e.message));
           break;
         case 'q':
           finish();

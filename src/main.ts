@@ -43,6 +43,9 @@ import { TicketDesk, type TicketDeskTimings } from './tickets/ticketDesk.js';
 import { watchDeposits } from './ui/depositFeed.js';
 import { createHttpUiBackend } from './ui/httpBackend.js';
 import { KioskUi, kioskUiSources } from './ui/kioskUi.js';
+import { Narrator } from './ui/narrator.js';
+import type { Speech } from './facades/speech.js';
+import { startSpeech } from './wiring/speech.js';
 import type { OutboxStore } from './upstream/outbox.js';
 import { VERSION } from './version.js';
 import { startDropbox } from './wiring/dropbox.js';
@@ -111,6 +114,8 @@ export interface Controller {
   readonly log: Logger;
   /** The controller's recent log lines (what GET /api/diag/logs shows). */
   readonly logs: LogRing;
+  /** Speech output and the headset jack (CONTRACT §7). */
+  readonly speech: Speech;
   stop(reason?: string): Promise<void>;
 }
 
@@ -248,6 +253,9 @@ export async function startController(config: KioskConfig, options: ControllerOp
     registerKioskRoutes(http, { tickets, scanner, deposits });
     // The touch UI takes tickets, check-ins and deposits through the routes above, over
     // loopback; it follows the deposit in flight in-process, as the deposit machine changes.
+    // Speech mode and the headset (CONTRACT §7): a device like the printer; its faults never stop the kiosk.
+    const speech = await life.start('speech', () => startSpeech(config.accessibility, { log: log.child({ part: 'speech' }), record: (e) => outbox.append([e]) }));
+    life.onStop('speech', () => speech.stop());
     let uiBaseUrl = '';
     const ui = new KioskUi({
       config: { kiosk, services: config.services, hours: config.hours },
@@ -257,6 +265,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
       log: log.child({ part: 'ui' }),
       ...(options.now ? { now: options.now } : {}),
       ...(options.uiTimings ? { timings: options.uiTimings } : {}),
+      record: (e) => outbox.append([e]),
+      volume: config.accessibility.volume,
     });
     const uiRoutes = registerUiRoutes(http, ui);
     life.onStop('touch UI stream', () => uiRoutes.stop());
@@ -292,6 +302,10 @@ export async function startController(config: KioskConfig, options: ControllerOp
     uiBaseUrl = url;
     ui.start();
     life.onStop('touch UI', () => ui.stop());
+    const narrator = new Narrator({ ui, speech: speech.facade, log: log.child({ part: 'narrator' }) }).start();
+    life.onStop('narrator', () => narrator.stop());
+    const stopHeadset = speech.onHeadset((plugged) => ui.headset(plugged));
+    life.onStop('headset', stopHeadset);
     log.info({ url, kiosk: kiosk.id, version: VERSION }, 'kiosk controller started');
 
     let stopping: Promise<void> | null = null;
@@ -310,6 +324,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
       ui,
       log,
       logs,
+      speech: speech.facade,
       stop(reason = 'stop') {
         stopping ??= (async () => {
           log.info({ reason }, 'kiosk controller stopping');

@@ -78,7 +78,7 @@ describe('a citizen checks in for an appointment', () => {
     const k = await startKiosk();
     const res = await k.checkin({ code: ' sim-on-time ' });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ ticket: 'A001', service: 'prestacoes', peopleAhead: 0, offline: false, provisional: false, printed: true });
+    expect(res.body).toEqual({ ticket: 'A001', service: 'prestacoes', peopleAhead: 0, offline: false, provisional: false, printed: true, estimatedWaitMin: expect.anything() });
 
     const [job] = await k.printer.waitForJobs(1);
     expect(job!.complete).toBe(true);
@@ -147,7 +147,7 @@ describe('a citizen checks in for an appointment', () => {
     k.central.silent(true);
     const res = await k.checkin({ code: CODES.onTime });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ ticket: 'A-K1-001', service: null, peopleAhead: null, offline: true, provisional: true, printed: true });
+    expect(res.body).toEqual({ ticket: 'A-K1-001', service: null, peopleAhead: null, offline: true, provisional: true, printed: true, estimatedWaitMin: null });
     const [job] = await k.printer.waitForJobs(1);
     expect(job!.document.lines.find((l) => l.text.trim() === 'A-K1-001')?.width).toBeGreaterThanOrEqual(4);
     expect(job!.text).toContain('SENHA PROVISÓRIA');

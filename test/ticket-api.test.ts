@@ -58,7 +58,7 @@ describe('a citizen takes a ticket', () => {
     const k = await startKiosk();
     const res = await k.post({ service: 'prestacoes', priority: false });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ ticket: 'P001', service: 'prestacoes', peopleAhead: 0, offline: false, printed: true });
+    expect(res.body).toEqual({ ticket: 'P001', service: 'prestacoes', peopleAhead: 0, offline: false, printed: true, estimatedWaitMin: 0, likelyNotServedBeforeClosing: false });
 
     const [job] = await k.printer.waitForJobs(1);
     expect(job!.complete).toBe(true);

@@ -40,6 +40,10 @@ function checker(language: Language, findings: Finding[], visited: string[]): Sc
     visited.push(screen);
     if ((await page.getAttribute('html', 'lang')) !== language) findings.push({ screen, problem: `page language is not ${language}` });
     if (!(await page.locator('h1').innerText()).trim()) findings.push({ screen, problem: 'no title' });
+    // CONTRACT §7: large text, high contrast and Help on every screen, each a named control.
+    for (const key of ['large-text', 'contrast', 'help', 'language']) {
+      if ((await page.locator(`header [data-focus-key="${key}"]:visible`).count()) !== 1) findings.push({ screen, problem: `no ${key} control` });
+    }
     const sizes = await page.locator('button:visible').evaluateAll((els) =>
       els.map((e) => {
         const r = e.getBoundingClientRect();

@@ -2,6 +2,7 @@
  * `kiosk` command line (CONTRACT §1). The simulator command is wired in by bin/kiosk.js,
  * which is the only place that may reach into sim/.
  */
+import { SIM_ACCESSIBILITY_HELP } from './simHelp.js';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isKioskError } from '../../kernel/errors.js';
 import { VERSION } from '../version.js';
@@ -43,6 +44,7 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     .option('-p, --port <port>', 'HTTP port for the UI and API', (v) => parsePort(v), 8080)
     .option('--host <host>', 'HTTP bind address', '127.0.0.1')
     .option('--data-dir <dir>', 'where the simulated kiosk keeps its data (default: a fresh temporary folder)')
+    .addHelpText('after', `\n${SIM_ACCESSIBILITY_HELP}\n`)
     .action(async (opts: { port: number; host: string; dataDir?: string }) => {
       if (!hooks.runSim) throw new Error('the simulator is not available in this build');
       await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir });

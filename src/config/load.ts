@@ -17,7 +17,9 @@ export function parseConfig(raw: unknown, file: string): KioskConfig {
   const config = result.data;
   const dir = dirname(resolve(file));
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dir, config.dataDir);
-  return { ...config, dataDir, upstream: resolveUpstreamPaths(config.upstream, dir) };
+  // CONTRACT §7: "dir:PATH" is relative to the config file's folder, like dataDir.
+  const speech = config.accessibility.speech.startsWith('dir:') && !isAbsolute(config.accessibility.speech.slice(4)) ? `dir:${resolve(dir, config.accessibility.speech.slice(4))}` : config.accessibility.speech;
+  return { ...config, dataDir, upstream: resolveUpstreamPaths(config.upstream, dir), accessibility: { ...config.accessibility, speech } };
 }
 
 export function loadConfigFile(file: string): KioskConfig {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRINTER_COLUMNS, PRINTER_FAMILIES, PRINTER_MODELS, PRINTER_MODEL_KEYS } from '../../devices/printer/models/index.js';
+import { accessibilitySchema } from './accessibility.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00–24:00)');
 const interval = z.tuple([hhmm, hhmm]).refine(([a, b]) => a < b, 'an interval must end after it starts');
@@ -131,6 +132,7 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    accessibility: accessibilitySchema,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -98,6 +98,7 @@ export function checkinReply(outcome: TicketOutcome): HttpReply {
           offline: outcome.offline,
           provisional,
           printed: true,
+          estimatedWaitMin: outcome.estimatedWaitMin ?? null,
         },
       };
     }

@@ -39,7 +39,16 @@ export function replyFor(outcome: TicketOutcome): HttpReply {
     case 'issued':
       return {
         status: 201,
-        body: { ticket: outcome.ticket, service: outcome.service, peopleAhead: outcome.peopleAhead, offline: outcome.offline, printed: true },
+        body: {
+          ticket: outcome.ticket,
+          service: outcome.service,
+          peopleAhead: outcome.peopleAhead,
+          offline: outcome.offline,
+          printed: true,
+          // Project fields (printed on the ticket; the touch UI shows and speaks them).
+          estimatedWaitMin: outcome.estimatedWaitMin ?? null,
+          likelyNotServedBeforeClosing: outcome.likelyNotServedBeforeClosing ?? false,
+        },
       };
     case 'closed':
     case 'printer_unavailable':

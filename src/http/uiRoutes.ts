@@ -7,12 +7,14 @@
  *    noticed (by the browser, which reconnects, and by the server, which drops it);
  *  - `GET /api/ui/view`: the current view as JSON;
  *  - `POST /api/ui/events {type, ..., screen?}`: a tap, validated here, sent to the machine;
- *    `202 {accepted, screen}` (a tap the screen does not handle is accepted: false).
+ *    `202 {accepted, screen}` (a tap the screen does not handle is accepted: false);
+ *  - `POST /api/ui/keys {key, screen?}`: a keypad key (CONTRACT §7), handled by the controller
+ *    (focus, choosing, back, Help, repeat, volume), `202 {accepted, screen}`.
  */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { KEY_PATTERN, UI_SCREENS, type UiTapEvent } from '../machines/kioskUiMachine.js';
-import type { KioskUi } from '../ui/kioskUi.js';
+import { KEYPAD_KEY_PATTERN, type KioskUi } from '../ui/kioskUi.js';
 import { jsonError, type HttpServer } from './server.js';
 import { PAGE_CONTENT_SECURITY_POLICY, registerStaticPage, type PageAsset } from './staticPages.js';
 
@@ -39,10 +41,13 @@ const tapSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('LANGUAGE'), language: z.enum(['pt-PT', 'en']), screen: screenSchema }).strict(),
   z.object({ type: z.literal('ISSUE'), service: z.string().min(1).max(64), screen: screenSchema }).strict(),
   z.object({ type: z.literal('KEY'), key: z.string().regex(KEY_PATTERN), screen: screenSchema }).strict(),
-  ...(['PRIORITY', 'APPOINTMENT', 'DEPOSIT', 'CONFIRM', 'CANCEL', 'BACK', 'HOME', 'ERASE', 'SUBMIT'] as const).map((type) =>
+  z.object({ type: z.literal('VOLUME'), step: z.union([z.literal(1), z.literal(-1)]), screen: screenSchema }).strict(),
+  z.object({ type: z.literal('FOCUS'), key: z.string().min(1).max(64).nullable(), screen: z.enum(UI_SCREENS) }).strict(),
+  ...(['PRIORITY', 'APPOINTMENT', 'DEPOSIT', 'CONFIRM', 'CANCEL', 'BACK', 'HOME', 'ERASE', 'SUBMIT', 'HELP', 'LARGE_TEXT', 'CONTRAST', 'TOUCH'] as const).map((type) =>
     z.object({ type: z.literal(type), screen: screenSchema }).strict(),
   ),
 ]);
+const keySchema = z.object({ key: z.string().regex(KEYPAD_KEY_PATTERN), screen: screenSchema }).strict();
 
 export interface UiRoutes {
   /** Ends every open stream and the heartbeat (before the server closes). */
@@ -85,8 +90,15 @@ export function registerUiRoutes(http: HttpServer, ui: KioskUi, opts: { heartbea
     const parsed = tapSchema.safeParse(req.body);
     if (!parsed.success) return jsonError(400, 'invalid_event', 'send {"type": one of the touch UI events, ...} as JSON');
     const { screen, ...event } = parsed.data;
-    const result = ui.tap(event as UiTapEvent, screen);
+    // A focus event names its own screen: it is checked against the machine's, never dropped as stale.
+    const result = event.type === 'FOCUS' ? ui.tap({ ...event, screen } as UiTapEvent) : ui.tap(event as UiTapEvent, screen);
     return { status: 202, body: result };
+  });
+
+  http.route('POST', '/api/ui/keys', (req) => {
+    const parsed = keySchema.safeParse(req.body);
+    if (!parsed.success) return jsonError(400, 'invalid_key', 'send {"key": a keypad key (ArrowUp, Enter, Escape, F1, F2, …)} as JSON');
+    return { status: 202, body: ui.key(parsed.data.key, parsed.data.screen) };
   });
 
   return {

@@ -12,6 +12,12 @@
  *              depositWaiting ─▶ depositThanks | depositVoided (no drop in time, or CANCEL)
  *   home ⇄ closed (opening hours) ⇄ outOfService (printer cannot print: nothing can be served)
  *
+ * Every screen that returns home on its own does so in two steps (`active` → `warning`):
+ * the citizen is warned TIMEOUT_WARNING_MS ahead, and any key or touch (ACTIVITY) starts
+ * the screen's time again. In speech mode every limit is SPEECH_TIME_FACTOR times longer.
+ * The session's accessibility (speech mode, large text, high contrast, volume) and the
+ * choice under focus live here too, so the page, the keypad and speech agree on them.
+ *
  * I/O happens only in the named actors (issueTicket, checkIn, startDeposit, watchDeposit,
  * cancelDeposit), provided by `createKioskUiMachine(backend)`. Taps the current screen does
  * not handle are ignored: a double tap while a ticket prints issues one ticket.
@@ -39,12 +45,23 @@ export const DEPOSIT_WAIT_GRACE_MS = 10_000;
 export const DEPOSIT_DEFAULT_WINDOW_S = 120;
 /** Longest appointment code the keypad accepts (the check-in itself validates the shape). */
 export const APPOINTMENT_CODE_MAX = 32;
+/**
+ * CONTRACT §7: the warning before any idle return home comes at least 10 s ahead; 15 s
+ * leaves time to hear the spoken warning and still press a key.
+ */
+export const TIMEOUT_WARNING_MS = 15_000;
+/** CONTRACT §7: in speech mode every time limit is at least three times as long. */
+export const SPEECH_TIME_FACTOR = 3;
+/** Volume steps of a session (0 = quietest); the speech device maps each to its gain. */
+export const VOLUME_STEPS = 10;
 
 export interface UiTimings {
   idleMs: number;
   resultMs: number;
   noticeMs: number;
   depositWaitGraceMs: number;
+  /** How long before an idle return home the warning shows (never less than 10 s in service). */
+  warningMs: number;
 }
 
 export const DEFAULT_UI_TIMINGS: UiTimings = {
@@ -52,7 +69,13 @@ export const DEFAULT_UI_TIMINGS: UiTimings = {
   resultMs: RESULT_MS,
   noticeMs: NOTICE_MS,
   depositWaitGraceMs: DEPOSIT_WAIT_GRACE_MS,
+  warningMs: TIMEOUT_WARNING_MS,
 };
+
+/** The session volume step for a configured volume 0–100. */
+export function volumeStepOf(volume: number): number {
+  return Math.max(0, Math.min(VOLUME_STEPS - 1, Math.round((volume / 100) * (VOLUME_STEPS - 1))));
+}
 
 /** What the kiosk can serve right now (computed by KioskUi from hours and devices). */
 export interface UiStatus {
@@ -79,6 +102,9 @@ export interface IssuedTicket {
   priority: boolean;
   peopleAhead: number | null;
   offline: boolean;
+  /** Printed on the ticket too, so it is shown and spoken. */
+  estimatedWaitMin?: number | null;
+  likelyNotServedBeforeClosing?: boolean;
 }
 
 export type TicketAttempt = ({ kind: 'issued' } & Omit<IssuedTicket, 'priority'>) | { kind: 'refused'; reason: NoticeReason };
@@ -89,6 +115,7 @@ export interface CheckedIn {
   peopleAhead: number | null;
   offline: boolean;
   provisional: boolean;
+  estimatedWaitMin?: number | null;
 }
 
 export type CheckInAttempt =
@@ -135,14 +162,26 @@ export type UiTapEvent =
   | { type: 'HOME' }
   | { type: 'KEY'; key: string }
   | { type: 'ERASE' }
-  | { type: 'SUBMIT' };
+  | { type: 'SUBMIT' }
+  /** Help: staff are called and speech mode starts. */
+  | { type: 'HELP' }
+  | { type: 'LARGE_TEXT' }
+  | { type: 'CONTRAST' }
+  | { type: 'VOLUME'; step: 1 | -1 }
+  /** A touch anywhere that is not a control: the citizen is there (more time), nothing else. */
+  | { type: 'TOUCH' }
+  /** The page's focus moved (Tab, a touch); `screen` is the screen it moved on. */
+  | { type: 'FOCUS'; key: string | null; screen: string };
 
 /** Events only the controller sends. */
 export type UiInternalEvent =
   | { type: 'STATUS'; status: UiStatus }
   | { type: 'TIMINGS'; timings: Partial<UiTimings> }
   | { type: 'SCAN'; code: string; valid: boolean }
-  | { type: 'DEPOSIT.STATE'; state: DepositState };
+  | { type: 'DEPOSIT.STATE'; state: DepositState }
+  /** A key or touch: the citizen is there, the screen's time starts again. */
+  | { type: 'ACTIVITY' }
+  | { type: 'HEADSET'; plugged: boolean };
 
 export type KioskUiEvent = UiTapEvent | UiInternalEvent;
 
@@ -162,6 +201,17 @@ export interface KioskUiContext {
   comeBackAt: string | null;
   deposit: { receipt: string; expiresInS: number; secondsLeft: number | null } | null;
   notice: NoticeReason | null;
+  /** The choice under focus (its focus key) and the screen it is on; another screen's focus is none. */
+  focus: { screen: string; key: string } | null;
+  /** Speech mode: a headset was plugged in or Help pressed; ends with the session. */
+  speech: boolean;
+  largeText: boolean;
+  highContrast: boolean;
+  /** This session's volume step (0..VOLUME_STEPS-1); each session starts at defaultVolume. */
+  volume: number;
+  defaultVolume: number;
+  /** A headset is plugged in now (speech mode starts again for the next session while it is). */
+  headset: boolean;
 }
 
 export interface KioskUiInput {
@@ -169,6 +219,8 @@ export interface KioskUiInput {
   timings?: Partial<UiTimings>;
   status?: UiStatus;
   services: string[];
+  /** Configured `accessibility.volume`, 0–100. */
+  volume?: number;
 }
 
 const SESSION_CLEARED = {
@@ -180,7 +232,37 @@ const SESSION_CLEARED = {
   comeBackAt: null,
   deposit: null,
   notice: null,
+  focus: null,
 } satisfies Partial<KioskUiContext>;
+
+/** What the transition back to a timed screen's start looks like (any key or touch). */
+const MORE_TIME = { target: '.active' } as const;
+const TIMED_OUT_HOME = { target: '#kioskUi.home', actions: 'endSession' } as const;
+
+export type TimeLimit = 'idle' | 'result' | 'notice';
+
+/** A screen that returns home after its `limit`, warning first (CONTRACT §7). */
+function timed(limit: TimeLimit) {
+  switch (limit) {
+    case 'idle':
+      return { initial: 'active' as const, states: { active: { after: { idleBeforeWarning: 'warning' as const } }, warning: { after: { idleWarning: TIMED_OUT_HOME } } } };
+    case 'result':
+      return { initial: 'active' as const, states: { active: { after: { resultBeforeWarning: 'warning' as const } }, warning: { after: { resultWarning: TIMED_OUT_HOME } } } };
+    case 'notice':
+      return { initial: 'active' as const, states: { active: { after: { noticeBeforeWarning: 'warning' as const } }, warning: { after: { noticeWarning: TIMED_OUT_HOME } } } };
+  }
+}
+
+/** A limit as it applies to this session: longer in speech mode. */
+export function sessionLimitMs(context: Pick<KioskUiContext, 'speech' | 'timings'>, limit: TimeLimit): number {
+  const ms = { idle: context.timings.idleMs, result: context.timings.resultMs, notice: context.timings.noticeMs }[limit];
+  return context.speech ? ms * SPEECH_TIME_FACTOR : ms;
+}
+/** How long before the limit the warning comes (the whole limit when it is shorter than that). */
+export function warningLeadMs(context: Pick<KioskUiContext, 'speech' | 'timings'>, limit: TimeLimit): number {
+  const lead = context.speech ? context.timings.warningMs * SPEECH_TIME_FACTOR : context.timings.warningMs;
+  return Math.min(sessionLimitMs(context, limit), lead);
+}
 
 /** One keypad key: a letter, a digit or the dash some codes carry. */
 export const KEY_PATTERN = /^[A-Z0-9-]$/;
@@ -199,13 +281,19 @@ export const kioskUiMachine = setup({
     watchDeposit: fromCallback<KioskUiEvent>(() => () => undefined),
   },
   delays: {
-    idle: ({ context }) => context.timings.idleMs,
-    result: ({ context }) => context.timings.resultMs,
-    notice: ({ context }) => context.timings.noticeMs,
+    idle: ({ context }) => sessionLimitMs(context, 'idle'),
+    idleBeforeWarning: ({ context }) => sessionLimitMs(context, 'idle') - warningLeadMs(context, 'idle'),
+    idleWarning: ({ context }) => warningLeadMs(context, 'idle'),
+    resultBeforeWarning: ({ context }) => sessionLimitMs(context, 'result') - warningLeadMs(context, 'result'),
+    resultWarning: ({ context }) => warningLeadMs(context, 'result'),
+    noticeBeforeWarning: ({ context }) => sessionLimitMs(context, 'notice') - warningLeadMs(context, 'notice'),
+    noticeWarning: ({ context }) => warningLeadMs(context, 'notice'),
     depositWait: ({ context }) => (context.deposit?.expiresInS ?? DEPOSIT_DEFAULT_WINDOW_S) * 1000 + context.timings.depositWaitGraceMs,
   },
   guards: {
     closed: ({ context }) => !context.status.open,
+    sessionInUse: ({ context }) =>
+      context.language !== context.defaultLanguage || (context.speech && !context.headset) || context.largeText || context.highContrast || context.volume !== context.defaultVolume,
     isOpen: ({ context }) => context.status.open,
     cannotPrint: ({ context }) => context.status.printer !== 'ready',
     canServe: ({ context }) => context.status.open && context.status.printer === 'ready',
@@ -219,7 +307,21 @@ export const kioskUiMachine = setup({
   },
   actions: {
     /** Back to a clean home: the next citizen sees the default language and nothing of the last one. */
-    endSession: assign(({ context }) => ({ ...SESSION_CLEARED, language: context.defaultLanguage })),
+    endSession: assign(({ context }) => ({
+      ...SESSION_CLEARED,
+      language: context.defaultLanguage,
+      // Speech, large text and contrast end with the session; a headset still plugged in starts speech again.
+      speech: context.headset,
+      largeText: false,
+      highContrast: false,
+      volume: context.defaultVolume,
+    })),
+    startSpeech: assign({ speech: true }),
+    noteHeadset: assign(({ context, event }) => (event.type === 'HEADSET' ? { headset: event.plugged, speech: context.speech || event.plugged } : {})),
+    toggleLargeText: assign(({ context }) => ({ largeText: !context.largeText })),
+    toggleContrast: assign(({ context }) => ({ highContrast: !context.highContrast })),
+    changeVolume: assign(({ context, event }) => (event.type === 'VOLUME' ? { volume: Math.max(0, Math.min(VOLUME_STEPS - 1, context.volume + event.step)) } : {})),
+    setFocus: assign(({ event }) => (event.type === 'FOCUS' ? { focus: event.key === null ? null : { screen: event.screen, key: event.key } } : {})),
     clearResults: assign(() => SESSION_CLEARED),
     setLanguage: assign(({ event }) => (event.type === 'LANGUAGE' ? { language: event.language } : {})),
     setStatus: assign(({ event }) => (event.type === 'STATUS' ? { status: event.status } : {})),
@@ -243,21 +345,50 @@ export const kioskUiMachine = setup({
     status: input.status ?? { open: true, printer: 'starting', deposits: false },
     services: input.services,
     ...SESSION_CLEARED,
+    speech: false,
+    largeText: false,
+    highContrast: false,
+    volume: volumeStepOf(input.volume ?? 60),
+    defaultVolume: volumeStepOf(input.volume ?? 60),
+    headset: false,
   }),
   initial: 'home',
   on: {
     LANGUAGE: { actions: 'setLanguage' },
     STATUS: { actions: 'setStatus' },
     TIMINGS: { actions: 'setTimings' },
+    HELP: { actions: 'startSpeech' },
+    HEADSET: { actions: 'noteHeadset' },
+    LARGE_TEXT: { actions: 'toggleLargeText' },
+    CONTRAST: { actions: 'toggleContrast' },
+    VOLUME: { actions: 'changeVolume' },
+    FOCUS: { actions: 'setFocus' },
+    // Screens without a time limit take activity without doing anything.
+    ACTIVITY: {},
   },
   states: {
     home: {
       entry: 'clearResults',
+      // Home waits for ever for the next citizen, but a session left there (another language,
+      // speech, large text) is warned and ended like any other screen.
+      initial: 'active',
+      states: {
+        active: {
+          after: {
+            idleBeforeWarning: [
+              { guard: 'sessionInUse', target: 'warning' },
+              { target: 'active', reenter: true },
+            ],
+          },
+        },
+        warning: { after: { idleWarning: { target: 'active', actions: 'endSession' } } },
+      },
       always: [
         { guard: 'closed', target: 'closed' },
         { guard: 'cannotPrint', target: 'outOfService' },
       ],
       on: {
+        ACTIVITY: MORE_TIME,
         ISSUE: { guard: 'knownService', target: 'issuing', actions: { type: 'askTicket', params: { priority: false } } },
         PRIORITY: 'priority',
         APPOINTMENT: 'appointment',
@@ -272,8 +403,9 @@ export const kioskUiMachine = setup({
 
     priority: {
       always: { guard: 'cannotPrint', target: 'notice', actions: { type: 'showNotice', params: { reason: 'printer' } } },
-      after: { idle: { target: 'home', actions: 'endSession' } },
+      ...timed('idle'),
       on: {
+        ACTIVITY: MORE_TIME,
         ISSUE: { guard: 'knownService', target: 'issuing', actions: { type: 'askTicket', params: { priority: true } } },
         BACK: 'home',
         HOME: 'home',
@@ -291,7 +423,8 @@ export const kioskUiMachine = setup({
             target: 'ticket',
             actions: assign(({ context, event }) => {
               const o = event.output as Extract<TicketAttempt, { kind: 'issued' }>;
-              return { ticket: { ticket: o.ticket, service: o.service, priority: context.request?.priority ?? false, peopleAhead: o.peopleAhead, offline: o.offline }, request: null };
+              const { kind: _kind, ...issued } = o;
+              return { ticket: { ...issued, priority: context.request?.priority ?? false }, request: null };
             }),
           },
           {
@@ -304,14 +437,15 @@ export const kioskUiMachine = setup({
     },
 
     ticket: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
 
     appointment: {
       always: { guard: 'cannotPrint', target: 'notice', actions: { type: 'showNotice', params: { reason: 'printer' } } },
-      after: { idle: { target: 'home', actions: 'endSession' } },
+      ...timed('idle'),
       on: {
+        ACTIVITY: MORE_TIME,
         // Each key restarts the idle delay: someone typing has not walked away.
         KEY: { guard: 'validKey', target: 'appointment', reenter: true, actions: 'typeKey' },
         ERASE: { target: 'appointment', reenter: true, actions: 'erase' },
@@ -359,23 +493,23 @@ export const kioskUiMachine = setup({
     },
 
     appointmentDone: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
     appointmentEarly: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
     // Too late for the appointment: the way on is a normal ticket, from home.
     appointmentLate: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: 'home', BACK: 'home' },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: 'home', BACK: 'home' },
     },
 
     deposit: {
       always: { guard: 'cannotPrint', target: 'notice', actions: { type: 'showNotice', params: { reason: 'printer' } } },
-      after: { idle: { target: 'home', actions: 'endSession' } },
-      on: { CONFIRM: 'depositStarting', BACK: 'home', HOME: 'home' },
+      ...timed('idle'),
+      on: { ACTIVITY: MORE_TIME, CONFIRM: 'depositStarting', BACK: 'home', HOME: 'home' },
     },
 
     depositStarting: {
@@ -425,21 +559,21 @@ export const kioskUiMachine = setup({
     },
 
     depositThanks: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
     depositVoided: {
-      after: { result: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('result'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
     depositFull: {
-      after: { notice: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('notice'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
 
     notice: {
-      after: { notice: { target: 'home', actions: 'endSession' } },
-      on: { HOME: { target: 'home', actions: 'endSession' } },
+      ...timed('notice'),
+      on: { ACTIVITY: MORE_TIME, HOME: { target: 'home', actions: 'endSession' } },
     },
 
     // Home decides what comes next once the office opens (the printer may still be down).
@@ -504,4 +638,28 @@ export function createKioskUiMachine(backend: KioskUiBackend): KioskUiMachine {
 /** The screen name the page renders: the machine's state. */
 export function screenOf(snapshot: KioskUiSnapshot): UiScreen {
   return (typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]) as UiScreen;
+}
+
+/** The limit each timed screen runs under (the page's countdown and the spoken warning use it). */
+export const SCREEN_TIME_LIMITS: Partial<Record<UiScreen, TimeLimit>> = {
+  home: 'idle',
+  priority: 'idle',
+  appointment: 'idle',
+  deposit: 'idle',
+  ticket: 'result',
+  appointmentDone: 'result',
+  appointmentEarly: 'result',
+  appointmentLate: 'result',
+  depositThanks: 'result',
+  depositVoided: 'result',
+  depositFull: 'notice',
+  notice: 'notice',
+};
+
+/** The warning before an idle return home, while it shows: how long it lasts in all. */
+export function timeoutWarningOf(snapshot: KioskUiSnapshot): { ms: number } | null {
+  const screen = screenOf(snapshot);
+  const limit = SCREEN_TIME_LIMITS[screen];
+  if (!limit || !snapshot.matches({ [screen]: 'warning' } as never)) return null;
+  return { ms: warningLeadMs(snapshot.context, limit) };
 }

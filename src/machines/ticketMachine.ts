@@ -24,6 +24,7 @@
  * I/O happens only in the named actors (`askCentral`, `holdTicket`, `printTicket`,
  * `recordIssued`, `sweep`), which TicketDesk provides; context holds plain data only.
  */
+import { likelyNotServedBeforeClosing } from '../tickets/ticketContent.js';
 import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import type { ServiceConfig } from '../config/schema.js';
 
@@ -95,7 +96,7 @@ export interface SweepOutput {
 }
 
 export type TicketOutcome =
-  | { kind: 'issued'; ticket: string; service: string; peopleAhead: number | null; offline: boolean; provisional?: boolean }
+  | { kind: 'issued'; ticket: string; service: string; peopleAhead: number | null; offline: boolean; provisional?: boolean; estimatedWaitMin?: number | null; likelyNotServedBeforeClosing?: boolean }
   | { kind: 'closed'; reason: 'closed' | 'cutoff' | 'central'; nextOpening: string | null; message: string }
   | { kind: 'printer_unavailable'; detail: string }
   | { kind: 'busy' }
@@ -380,7 +381,9 @@ export const ticketMachine = setup({
                   params: ({ context }) => {
                     const h = context.held as HeldTicket & { appointment?: { provisional: boolean } };
                     const provisional = h.appointment ? { provisional: h.appointment.provisional } : {};
-                    return { outcome: { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline, ...provisional } };
+                    // The wait and the closing-time warning are printed: the touch UI shows and speaks them too.
+                    const printed = { estimatedWaitMin: h.estimatedWaitMin, likelyNotServedBeforeClosing: likelyNotServedBeforeClosing(h) };
+                    return { outcome: { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline, ...provisional, ...printed } };
                   },
                 },
               ],

@@ -41,7 +41,15 @@ export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUES
     async issueTicket(service, priority): Promise<TicketAttempt> {
       const { status, body } = await call('POST', '/api/tickets', { service, priority });
       if (status === 201) {
-        return { kind: 'issued', ticket: str(body.ticket), service: str(body.service) || service, peopleAhead: count(body.peopleAhead), offline: body.offline === true };
+        return {
+          kind: 'issued',
+          ticket: str(body.ticket),
+          service: str(body.service) || service,
+          peopleAhead: count(body.peopleAhead),
+          offline: body.offline === true,
+          estimatedWaitMin: count(body.estimatedWaitMin),
+          likelyNotServedBeforeClosing: body.likelyNotServedBeforeClosing === true,
+        };
       }
       return { kind: 'refused', reason: refusal(status, body) };
     },
@@ -56,6 +64,7 @@ export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUES
           peopleAhead: count(body.peopleAhead),
           offline: body.offline === true,
           provisional: body.provisional === true,
+          estimatedWaitMin: count(body.estimatedWaitMin),
         };
       }
       switch (body.error) {

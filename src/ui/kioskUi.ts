@@ -8,6 +8,7 @@
  * context until it is used, and in the view while the citizen types it.
  */
 import { createActor, type Subscription } from 'xstate';
+import type { NewEvent } from '../upstream/events.js';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { dateTimeFormat } from '../timeFormat.js';
@@ -17,6 +18,7 @@ import {
   LANGUAGES,
   createKioskUiMachine,
   screenOf,
+  timeoutWarningOf,
   type CheckedIn,
   type EntryError,
   type IssuedTicket,
@@ -30,6 +32,7 @@ import {
   type UiTimings,
 } from '../machines/kioskUiMachine.js';
 import { canIssueTicket, describeWeek, isOpen, nextOpening } from '../tickets/hours.js';
+import { choicesOf, screenContent, type Choice, type ScreenContent } from './screenContent.js';
 import type { QueueState, Upstream } from '../facades/upstream.js';
 
 /** Opening hours change with the clock, not with an event: the status is re-read this often. */
@@ -55,6 +58,17 @@ export interface UiServiceView {
   estimatedWaitMin: number | null;
   /** A ticket can be issued now (kiosk and service hours, cut-off). */
   open: boolean;
+  /** Can also be done on Segurança Social Direta (said on the ticket). */
+  online: boolean;
+}
+
+/** The session's accessibility, as the page and speech apply it. */
+export interface UiAccessibility {
+  speech: boolean;
+  largeText: boolean;
+  highContrast: boolean;
+  volume: number;
+  headset: boolean;
 }
 
 /** Everything the page shows, in both languages where it is text from the controller. */
@@ -76,6 +90,13 @@ export interface UiView {
   alternatives: typeof ALTERNATIVES;
   /** The board's technician key switch is on: the page opens the diagnostics (PIN first). */
   technicianKey: boolean;
+  a11y: UiAccessibility;
+  /** The warning before an idle return home, while it shows (its whole length). */
+  warning: { ms: number } | null;
+  /** The focus key of the choice under focus, held by the controller (CONTRACT §7). */
+  focus: string | null;
+  /** The screen's words and choices, built from SCREEN_TEXTS: what the page shows and speech says. */
+  content: ScreenContent;
 }
 
 /** What the UI reads of the kiosk's devices; `kioskUiSources` builds it from the real ones. */
@@ -102,7 +123,14 @@ export interface KioskUiOptions {
   log: Logger;
   now?: () => Date;
   timings?: Partial<UiTimings>;
+  /** Records a controller event (kiosk.help_requested); absent in tests that do not look. */
+  record?: (event: NewEvent) => void;
+  /** `accessibility.volume`, 0–100. */
+  volume?: number;
 }
+
+/** The keypad's keys (CONTRACT §7), plus typing on the appointment screen. */
+export const KEYPAD_KEY_PATTERN = /^(Arrow(Up|Down|Left|Right)|Enter|Escape|F1|F2|AudioVolume(Up|Down)|\+|-|Backspace|[A-Za-z0-9])$/;
 
 export type TapResult = { accepted: boolean; screen: UiScreen; reason?: 'stale_screen' | 'not_here' };
 
@@ -110,6 +138,7 @@ export class KioskUi {
   private readonly actor: KioskUiActor;
   private readonly now: () => Date;
   private readonly listeners = new Set<(view: UiView) => void>();
+  private readonly keyListeners = new Set<(key: string, view: UiView) => void>();
   private readonly cleanups: Array<() => void> = [];
   private lastJson = '';
   private lastStatusJson = '';
@@ -123,7 +152,13 @@ export class KioskUi {
     this.now = opts.now ?? (() => new Date());
     const language: Language = opts.config.kiosk.locale === 'en' ? 'en' : 'pt-PT';
     this.actor = createActor(createKioskUiMachine(opts.backend), {
-      input: { language, services: opts.config.services.map((s) => s.id), status: this.status(), ...(opts.timings ? { timings: opts.timings } : {}) },
+      input: {
+        language,
+        services: opts.config.services.map((s) => s.id),
+        status: this.status(),
+        ...(opts.timings ? { timings: opts.timings } : {}),
+        ...(opts.volume !== undefined ? { volume: opts.volume } : {}),
+      },
     });
     this.current = this.buildView();
   }
@@ -184,9 +219,97 @@ export class KioskUi {
     const snapshot = this.actor.getSnapshot();
     const now = screenOf(snapshot);
     if (screen !== undefined && screen !== now) return { accepted: false, screen: now, reason: 'stale_screen' };
+    // Any touch gives more time, even one the screen does not handle.
+    if (event.type !== 'FOCUS') this.actor.send({ type: 'ACTIVITY' });
     if (!snapshot.can(event)) return { accepted: false, screen: now, reason: 'not_here' };
+    if (event.type === 'HELP') this.recordHelp(snapshot.context.language, now);
     this.actor.send(event);
+    // Help starts speech mode: the time limits it lengthens start again at their new length.
+    if (event.type === 'HELP') this.actor.send({ type: 'ACTIVITY' });
     return { accepted: true, screen: screenOf(this.actor.getSnapshot()) };
+  }
+
+  /**
+   * A key of the keypad (or keyboard), as the page saw it (CONTRACT §7): arrows move the
+   * focus the controller holds, Enter chooses the focused choice, Escape goes back, F1 is
+   * Help, volume keys change this session's volume. Listeners (speech) hear every key first:
+   * any key cuts what is being said, F2 repeats it.
+   */
+  key(name: string, screen?: string): TapResult {
+    const now = screenOf(this.actor.getSnapshot());
+    if (!KEYPAD_KEY_PATTERN.test(name)) return { accepted: false, screen: now, reason: 'not_here' };
+    for (const l of this.keyListeners) {
+      try {
+        l(name, this.current);
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, 'a key listener failed');
+      }
+    }
+    if (screen !== undefined && screen !== now) return { accepted: false, screen: now, reason: 'stale_screen' };
+    this.actor.send({ type: 'ACTIVITY' });
+    const view = this.current;
+    const choices = choicesOf(view.content).filter((c) => !c.disabled);
+    const at = choices.findIndex((c) => c.key === view.focus);
+    const typing = now === 'appointment';
+    const focus = (c: Choice | undefined): TapResult => {
+      if (c) this.actor.send({ type: 'FOCUS', key: c.key, screen: now });
+      return { accepted: c !== undefined, screen: now };
+    };
+    switch (name) {
+      case 'ArrowDown':
+      case 'ArrowRight':
+        return focus(choices[at < 0 ? 0 : (at + 1) % choices.length]);
+      case 'ArrowUp':
+      case 'ArrowLeft':
+        return focus(choices[at < 0 ? choices.length - 1 : (at - 1 + choices.length) % choices.length]);
+      case 'Enter': {
+        const chosen = choices[at];
+        if (chosen) return this.tap(chosen.event);
+        return typing ? this.tap({ type: 'SUBMIT' }) : { accepted: false, screen: now, reason: 'not_here' };
+      }
+      case 'Escape':
+        for (const event of [{ type: 'BACK' }, { type: 'CANCEL' }, { type: 'HOME' }] as const) {
+          if (this.actor.getSnapshot().can(event)) return this.tap(event);
+        }
+        return { accepted: false, screen: now, reason: 'not_here' };
+      case 'F1':
+        return this.tap({ type: 'HELP' });
+      case 'F2':
+        return { accepted: true, screen: now };
+      case 'AudioVolumeUp':
+      case '+':
+        return this.tap({ type: 'VOLUME', step: 1 });
+      case 'AudioVolumeDown':
+        return this.tap({ type: 'VOLUME', step: -1 });
+      case '-':
+        // A dash is part of some appointment codes: on that screen it types.
+        return typing ? this.tap({ type: 'KEY', key: '-' }) : this.tap({ type: 'VOLUME', step: -1 });
+      case 'Backspace':
+        return typing ? this.tap({ type: 'ERASE' }) : { accepted: false, screen: now, reason: 'not_here' };
+      default:
+        return typing ? this.tap({ type: 'KEY', key: name.toUpperCase() }) : { accepted: false, screen: now, reason: 'not_here' };
+    }
+  }
+
+  /** Called with every keypad key before it is handled (speech cuts and repeats here). */
+  onKey(listener: (key: string, view: UiView) => void): () => void {
+    this.keyListeners.add(listener);
+    return () => this.keyListeners.delete(listener);
+  }
+
+  /** The headset jack: plugged in starts speech mode (CONTRACT §7). */
+  headset(plugged: boolean): void {
+    this.actor.send({ type: 'HEADSET', plugged });
+    if (plugged) this.actor.send({ type: 'ACTIVITY' });
+  }
+
+  private recordHelp(language: Language, screen: UiScreen): void {
+    try {
+      this.opts.record?.({ type: 'kiosk.help_requested', data: { screen, language } });
+    } catch (err) {
+      // The help request could not be stored (outbox full): speech still starts, and the log says so.
+      this.opts.log.error({ err: (err as Error).message }, 'help request could not be recorded');
+    }
   }
 
   /** Shorter delays for tests, or an operator's own. Applies to delays started from now on. */
@@ -242,9 +365,10 @@ export class KioskUi {
     // A provisional check-in has no service (central did not say which): no name, the page says "appointment".
     const nameOf = (id: string): Localized => names.get(id) ?? { 'pt-PT': id, en: id };
     const next = config.hours && !isOpen(config.hours, at) ? nextOpening(config.hours, at) : null;
-    return {
+    const screen = screenOf(snapshot);
+    const base: Omit<UiView, 'content' | 'focus'> = {
       rev: this.rev,
-      screen: screenOf(snapshot),
+      screen,
       language: c.language,
       kiosk: { id: config.kiosk.id, site: config.kiosk.site },
       status: { ...c.status, upstream },
@@ -257,6 +381,7 @@ export class KioskUi {
           waiting: q ? q.waiting : null,
           estimatedWaitMin: q?.estimatedWaitMin ?? null,
           open: canIssueTicket(config.hours, s.hours, at).ok,
+          online: s.online,
         };
       }),
       hours: { 'pt-PT': describeWeek(config.hours, 'pt-PT'), en: describeWeek(config.hours, 'en') },
@@ -269,7 +394,14 @@ export class KioskUi {
       notice: c.notice,
       alternatives: ALTERNATIVES,
       technicianKey: this.opts.sources.technicianKey(),
+      a11y: { speech: c.speech, largeText: c.largeText, highContrast: c.highContrast, volume: c.volume, headset: c.headset },
+      warning: timeoutWarningOf(snapshot),
     };
+    const content = screenContent(base);
+    // Another screen's focus, or a choice that is gone or disabled, is no focus.
+    const focusKey = c.focus && c.focus.screen === screen ? c.focus.key : null;
+    const focus = focusKey && choicesOf(content).some((ch) => ch.key === focusKey && !ch.disabled) ? focusKey : null;
+    return { ...base, content, focus };
   }
 }
 

@@ -2,11 +2,13 @@
  * Upstream event types (CONTRACT §5). Every event the controller emits is one of
  * these; `data` shapes are fixed here so producers and the simulated central agree.
  */
-export type DeviceName = 'printer' | 'dropbox' | 'scanner' | 'upstream';
+export type DeviceName = 'printer' | 'dropbox' | 'scanner' | 'upstream' | 'speech';
 
 export interface EventDataByType {
   'kiosk.started': { version: string };
   'kiosk.stopped': { reason: string };
+  /** CONTRACT §7: Help pressed (F1 or the Help button): staff are asked to come. */
+  'kiosk.help_requested': { screen: string; language: 'pt-PT' | 'en' };
   'ticket.issued': { ticket: string; service: string; priority: boolean; offline: boolean; peopleAhead: number | null };
   'ticket.print_failed': { ticket: string; reason: string };
   'dropbox.deposit': { box: string; count: number; inferred: boolean; receipt?: string };

@@ -121,7 +121,7 @@ export async function startKiosk(opts: KioskHarnessOptions): Promise<Kiosk> {
     if (want.upstream) await waitUntil('upstream connected', () => c.upstream.status().connected);
     const attached = opts.board?.on === 'pty' || (opts.board?.on === 'mock' && opts.board.attached !== false);
     if (c.dropbox && attached && want.dropbox === 'online') await waitUntil('drop box online', () => c.dropbox!.status().state === 'online', { timeoutMs: 15_000 });
-    if (c.dropbox && attached && want.dropbox === 'port') await waitUntil('drop-box port open', () => c.dropbox!.status().port.link.startsWith('open.ready'), { timeoutMs: 15_000 });
+    if (c.dropbox && attached && want.dropbox === 'port') await waitUntil('drop-box port open', () => c.dropbox!.status().port.link === 'ready', { timeoutMs: 15_000 });
   };
 
   const kiosk: Kiosk = {
