@@ -7,7 +7,8 @@
 import { fromCallback } from 'xstate';
 import type { SerialTransport, SerialTransportFactory } from '../serial/transport.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from './frames.js';
-import { LineFramer, encodeCommand, parseFrame } from './protocol.js';
+import { LineFramer } from './protocol.js';
+import { BoardProtocolSession } from './protocolSession.js';
 
 /** What the port actor tells the machine. */
 export type BoardPortEvent =
@@ -44,6 +45,8 @@ export interface BoardPortOptions {
 
 export function createBoardPortLogic(openPort: SerialTransportFactory, options: BoardPortOptions = {}) {
   const batch = options.batch ?? (<T>(fn: () => T): T => fn());
+  // The board's protocol version outlives a reopened port, as the board behind it does.
+  const session = new BoardProtocolSession();
   return fromCallback<BoardPortCommand, BoardPortInput>(({ input, sendBack, receive }) => {
     let port: SerialTransport | null = null;
     let stopped = false;
@@ -67,10 +70,15 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
           continue;
         }
         const raw = printable(item.line);
-        const parsed = parseFrame(item.line);
+        const parsed = session.parse(item.line);
         if (parsed.ok) sendBack({ type: 'BOARD.FRAME', frame: parsed.frame, raw });
         else sendBack({ type: 'BOARD.MALFORMED', reason: parsed.reason, detail: parsed.detail, raw });
+        for (const line of session.relearn()) writeLine(line);
       }
+    };
+    const writeLine = (line: string): void => {
+      // A failed write means the port is going away; its onClose reports that.
+      port?.write(line).catch(() => undefined);
     };
 
     openPort({ path: input.path, baudRate: input.baudRate }).then(
@@ -94,8 +102,7 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
 
     receive((msg) => {
       if (msg.type !== 'PORT.SEND' || !port) return;
-      // A failed write means the port is going away; its onClose reports that.
-      port.write(encodeCommand(msg.seq, msg.command)).catch(() => undefined);
+      writeLine(session.encode(msg.seq, msg.command));
     });
 
     return () => {

@@ -15,6 +15,7 @@ import { and, assign, emit, setup, type ActorRefFrom, type SnapshotFrom } from '
 import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../devices/board/boardPortActor.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
 import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
+import { isProtocolVersion } from '../../devices/board/versions/index.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import type { NewEvent } from '../upstream/events.js';
@@ -161,8 +162,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
         switch (f.type) {
           case 'HELLO':
             log.info({ box, firmware: f.firmware, boardId: f.boardId, version: f.version }, 'drop-box board said hello');
-            if (f.version !== 1) {
-              record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.protocol_version', detail: `board speaks protocol ${f.version}, controller speaks 1` } }]);
+            if (!isProtocolVersion(f.version)) {
+              record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.protocol_version', detail: `board speaks protocol ${f.version}, controller speaks 1 and 2` } }]);
             }
             break;
           case 'HB':
