@@ -84,6 +84,30 @@ static struct input inputs[] = {
 #define INPUT_COUNT (sizeof inputs / sizeof inputs[0])
 static unsigned fill_mv = 500;
 
+/*
+ * Timed input changes, in emulated time (so a busy host cannot squeeze a pulse to
+ * nothing): groups of up to MAX_STEPS steps "input = level, then hold ms", each group
+ * repeated `repeat` times, played in order. An envelope through the slot and down the
+ * chute is one group of four steps.
+ */
+#define MAX_STEPS 8
+#define MAX_GROUPS 64
+struct step {
+    int input;
+    int active;
+    unsigned hold_ms;
+};
+struct group {
+    struct step steps[MAX_STEPS];
+    int count;
+    unsigned long repeat;
+};
+static struct group groups[MAX_GROUPS];
+static int group_head, group_len;
+static int step_at;
+static avr_cycle_count_t step_due;
+static unsigned long steps_played;
+
 /* Outputs read back. */
 static int relay_level, led_level;
 static unsigned long relay_activations, led_changes;
@@ -275,6 +299,7 @@ static void power_on(void) {
     relay_level = led_level = 0;
     drive_all();
     redrive_at = avr->cycle + REDRIVE_AFTER_RESET_CYCLES;
+    step_due = avr->cycle; /* a reset may restart the cycle count */
     powered = 1;
     uart_xon = 1;
     sync_clock();
@@ -285,6 +310,22 @@ static void power_off(void) {
     powered = 0;
     tx_len = 0;
     relay_level = led_level = 0; /* no power, no relay */
+}
+
+static void play_steps(void) {
+    while (group_len > 0 && avr->cycle >= step_due) {
+        struct group *g = &groups[group_head];
+        struct step *st = &g->steps[step_at];
+        inputs[st->input].active = st->active;
+        drive_input(&inputs[st->input]);
+        steps_played++;
+        step_due = avr->cycle + (avr_cycle_count_t)st->hold_ms * (FREQUENCY / 1000);
+        if (++step_at < g->count) continue;
+        step_at = 0;
+        if (--g->repeat > 0) continue;
+        group_head = (group_head + 1) % MAX_GROUPS;
+        group_len--;
+    }
 }
 
 /* ---- control channel --------------------------------------------------------- */
@@ -311,12 +352,43 @@ static void state_reply(int fd) {
         used += (size_t)snprintf(stats + used, sizeof stats - used, "%s%u", i ? "," : "", v);
     }
     unsigned long long ms = (avr->cycle) / (FREQUENCY / 1000);
-    reply(fd, "ok powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
-          powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
+    reply(fd, "ok queued=%d stepsPlayed=%lu powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
+          group_len, steps_played, powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
           rx_bytes, tx_dropped, stats);
 }
 
+static int input_by_name(const char *name) {
+    for (size_t i = 0; i < INPUT_COUNT; i++)
+        if (!strcmp(inputs[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* queue <repeat> <input>:<0|1>:<holdMs> ... */
+static void queue_group(int fd, char *rest) {
+    if (group_len == MAX_GROUPS) return reply(fd, "error queue full");
+    struct group g = {.count = 0};
+    char *save = NULL;
+    char *tok = strtok_r(rest, " \t\r", &save);
+    g.repeat = tok ? strtoul(tok, NULL, 10) : 0;
+    if (g.repeat == 0) return reply(fd, "error queue needs a repeat count");
+    while ((tok = strtok_r(NULL, " \t\r", &save)) != NULL) {
+        char name[16];
+        int active;
+        unsigned hold;
+        if (g.count == MAX_STEPS || sscanf(tok, "%15[a-z]:%d:%u", name, &active, &hold) != 3) return reply(fd, "error bad step %s", tok);
+        int input = input_by_name(name);
+        if (input < 0) return reply(fd, "error unknown input %s", name);
+        g.steps[g.count++] = (struct step){input, active != 0, hold};
+    }
+    if (g.count == 0) return reply(fd, "error queue needs steps");
+    if (group_len == 0) step_due = avr->cycle;
+    groups[(group_head + group_len) % MAX_GROUPS] = g;
+    group_len++;
+    reply(fd, "ok");
+}
+
 static void command(int fd, char *line) {
+    if (!strncmp(line, "queue ", 6)) return queue_group(fd, line + 6);
     char *verb = strtok(line, " \t\r");
     char *arg1 = strtok(NULL, " \t\r");
     char *arg2 = strtok(NULL, " \t\r");
@@ -424,6 +496,7 @@ static void serve(int timeout_ms) {
 
 /* How long until the emulation may run on (ms, 0 = now), holding it to the wall clock. */
 static int wait_ms(void) {
+    if (avr->cycle < cycle_origin) sync_clock();
     long long emulated_ns = (long long)((avr->cycle - cycle_origin) * 1000000000ULL / FREQUENCY);
     long long ahead = emulated_ns - (now_ns() - wall_origin_ns);
     if (ahead < -100000000LL) sync_clock(); /* fell behind (host busy): do not race to catch up */
@@ -528,8 +601,11 @@ int main(int argc, char **argv) {
             avr_reset(avr);
             drive_all();
             redrive_at = avr->cycle + REDRIVE_AFTER_RESET_CYCLES;
+            step_due = avr->cycle;
             uart_xon = 1;
+            sync_clock();
         }
+        play_steps();
         if (redrive_at && avr->cycle >= redrive_at) {
             redrive_at = 0;
             drive_all();
