@@ -33,18 +33,22 @@ typedef struct {
 
 static volatile input_t inputs[INPUTS];
 static volatile uint32_t millis_now;
-static volatile uint8_t drops_pending; /* envelopes that fell, not yet saved */
+static volatile uint16_t drops_pending; /* envelopes that fell, not yet saved */
 static volatile uint8_t rx_ring[RX_RING];
 static volatile uint8_t rx_head, rx_tail;
-static volatile uint8_t rx_overruns;
+static volatile uint8_t rx_overruns, rx_line_errors;
+#define TX_RING 128 /* a power of two */
+static volatile uint8_t tx_ring[TX_RING];
+static volatile uint8_t tx_head, tx_tail;
 static volatile uint32_t relay_until;
 static volatile uint8_t relay_on;
 static volatile uint8_t led_mode;
 
 /* Line counters, by parse result; the emulation harness reads them from RAM. */
-volatile uint16_t rx_stats[PARSE_REASONS + 2] __attribute__((used));
-#define STAT_OVERRUN PARSE_REASONS
+volatile uint16_t rx_stats[PARSE_REASONS + 3] __attribute__((used));
+#define STAT_OVERRUN PARSE_REASONS           /* bytes lost: the receive ring was full */
 #define STAT_NAKS (PARSE_REASONS + 1)
+#define STAT_LINE_ERRORS (PARSE_REASONS + 2) /* framing or overrun flags from the UART */
 
 static uint8_t read_pin(uint8_t which) {
     switch (which) {
@@ -94,13 +98,32 @@ ISR(USART_RX_vect) {
     uint8_t status = UCSR0A;
     uint8_t byte = UDR0;
     uint8_t next = (uint8_t)(rx_head + 1);
-    if (status & (_BV(FE0) | _BV(DOR0))) rx_overruns++;
+    if (status & (_BV(FE0) | _BV(DOR0))) rx_line_errors++;
     if (next == rx_tail) {
         rx_overruns++;
         return;
     }
     rx_ring[rx_head] = byte;
     rx_head = next;
+}
+
+/* Sends the next queued byte; the interrupt is on only while bytes are queued. */
+ISR(USART_UDRE_vect) {
+    if (tx_tail == tx_head) {
+        UCSR0B &= ~_BV(UDRIE0);
+        return;
+    }
+    UDR0 = tx_ring[tx_tail];
+    tx_tail = (uint8_t)((tx_tail + 1) & (TX_RING - 1));
+}
+
+/* Idles the CPU until the next interrupt (the 1 ms tick at the latest): waiting for
+ * the UART or the EEPROM this way instead of spinning also lets the emulator skip
+ * the wait. */
+static void idle_until_interrupt(void) {
+    sleep_enable();
+    sleep_cpu();
+    sleep_disable();
 }
 
 static uint32_t millis(void) {
@@ -116,9 +139,11 @@ static uint32_t millis(void) {
 static uint16_t tx_seq;
 
 static void uart_put(uint8_t byte) {
-    while (!(UCSR0A & _BV(UDRE0))) {
-    }
-    UDR0 = byte;
+    uint8_t next = (uint8_t)((tx_head + 1) & (TX_RING - 1));
+    while (next == tx_tail) idle_until_interrupt(); /* full: the UDRE interrupt makes room */
+    tx_ring[tx_head] = byte;
+    tx_head = next;
+    UCSR0B |= _BV(UDRIE0);
 }
 
 static void send(frame_t *f) {
@@ -147,7 +172,10 @@ static void send_uint(const char *type, uint32_t value) {
 /* ---- the count ------------------------------------------------------------------- */
 
 static uint8_t ee_read(uint16_t addr) { return eeprom_read_byte((const uint8_t *)(uintptr_t)addr); }
-static void ee_write(uint16_t addr, uint8_t value) { eeprom_update_byte((uint8_t *)(uintptr_t)addr, value); }
+static void ee_write(uint16_t addr, uint8_t value) {
+    while (!eeprom_is_ready()) idle_until_interrupt(); /* a byte takes 3.4 ms to write */
+    eeprom_update_byte((uint8_t *)(uintptr_t)addr, value);
+}
 static const eeprom_io_t eeprom_io = {ee_read, ee_write};
 static countstore_t store;
 
@@ -300,10 +328,11 @@ static void read_uart(void) {
             line_too_long = 1; /* the rest of the line is dropped, up to its '\n' */
         }
     }
-    if (rx_overruns) {
+    if (rx_overruns || rx_line_errors) {
         cli();
         rx_stats[STAT_OVERRUN] += rx_overruns;
-        rx_overruns = 0;
+        rx_stats[STAT_LINE_ERRORS] += rx_line_errors;
+        rx_overruns = rx_line_errors = 0;
         sei();
     }
 }
@@ -375,10 +404,12 @@ int main(void) {
         wdt_reset();
         read_uart();
 
-        while (drops_pending) {
+        for (;;) {
             cli();
-            drops_pending--;
+            uint16_t pending = drops_pending;
+            if (pending) drops_pending = (uint16_t)(pending - 1);
             sei();
+            if (!pending) break;
             countstore_save(&store, &eeprom_io, store.count + 1); /* on EEPROM before it is told */
             send_uint("DROP", store.count);
         }
@@ -410,7 +441,7 @@ int main(void) {
         cli();
         if (rx_tail == rx_head && !drops_pending) {
             sleep_enable();
-            sei();
+            sei(); /* the instruction after sei runs before any interrupt: no wake-up is lost */
             sleep_cpu();
             sleep_disable();
         }

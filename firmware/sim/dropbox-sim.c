@@ -57,7 +57,14 @@ static uint8_t tx_buf[TX_BUF];
 static size_t tx_len;
 static uint8_t rx_buf[RX_BUF];
 static size_t rx_head, rx_len;
-static int uart_xon = 1;
+/* Received bytes go to the UART at its line speed, as simavr times it (it counts 11
+ * bits a byte), at most RX_AHEAD_BYTES ahead of it, so its 64-byte input FIFO never
+ * overflows. Until the firmware has set the baud rate, 115200 with 11 bits. */
+#define DEFAULT_UART_CYCLES_PER_BYTE (FREQUENCY * 11 / 115200)
+/* 5 % slower than the UART reads, as a sender whose stop bits run a little long. */
+#define UART_CYCLES_PER_BYTE ((uart_cycles_per_byte() ? uart_cycles_per_byte() : DEFAULT_UART_CYCLES_PER_BYTE) * 21 / 20)
+#define RX_AHEAD_BYTES 1
+static avr_cycle_count_t next_feed_cycle;
 static int powered = 1;
 static volatile sig_atomic_t stopping;
 static unsigned long stats_addr, hang_addr;
@@ -188,20 +195,17 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
     tx_bytes++;
 }
 
-static void xon_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
-    (void)irq; (void)value; (void)param;
-    uart_xon = 1;
-}
+static avr_irq_t *uart_in_irq;
+static unsigned long uart_cycles_per_byte(void);
 
-static void xoff_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
-    (void)irq; (void)value; (void)param;
-    uart_xon = 0;
-}
-
-/* Hands received bytes to the UART as fast as its FIFO takes them. */
+/* Hands received bytes to the UART at its line speed. Called from the main loop only,
+ * never from the sleep callback: simavr moves the clock past the sleep after it, and a
+ * byte raised then would be late for its own receive interrupt (an overrun). */
 static void feed_uart(void) {
-    avr_irq_t *in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
-    while (powered && rx_len > 0 && uart_xon) {
+    avr_irq_t *in = uart_in_irq;
+    if (next_feed_cycle < avr->cycle) next_feed_cycle = avr->cycle;
+    while (powered && rx_len > 0 && next_feed_cycle <= avr->cycle + RX_AHEAD_BYTES * UART_CYCLES_PER_BYTE) {
+        next_feed_cycle += UART_CYCLES_PER_BYTE;
         avr_raise_irq(in, rx_buf[rx_head]);
         rx_head = (rx_head + 1) % RX_BUF;
         rx_len--;
@@ -301,7 +305,7 @@ static void power_on(void) {
     redrive_at = avr->cycle + REDRIVE_AFTER_RESET_CYCLES;
     step_due = avr->cycle; /* a reset may restart the cycle count */
     powered = 1;
-    uart_xon = 1;
+    next_feed_cycle = avr->cycle;
     sync_clock();
 }
 
@@ -343,17 +347,26 @@ static void reply(int fd, const char *fmt, ...) {
     (void)ignored;
 }
 
+/* simavr's own figure for the UART's byte time, once the firmware has set the baud rate. */
+static unsigned long uart_cycles_per_byte(void) {
+    static avr_uart_t *uart;
+    for (avr_io_t *io = avr->io_port; !uart && io; io = io->next) {
+        if (io->kind && !strcmp(io->kind, "uart") && ((avr_uart_t *)io)->name == '0') uart = (avr_uart_t *)io;
+    }
+    return uart ? (unsigned long)uart->cycles_per_byte : 0;
+}
+
 static void state_reply(int fd) {
     char stats[256] = "";
     size_t used = 0;
-    for (int i = 0; i < 9 && stats_addr; i++) {
+    for (int i = 0; i < 10 && stats_addr; i++) {
         unsigned long a = stats_addr - 0x800000UL + (unsigned long)(2 * i);
         unsigned v = (unsigned)avr->data[a] | ((unsigned)avr->data[a + 1] << 8);
         used += (size_t)snprintf(stats + used, sizeof stats - used, "%s%u", i ? "," : "", v);
     }
     unsigned long long ms = (avr->cycle) / (FREQUENCY / 1000);
-    reply(fd, "ok queued=%d stepsPlayed=%lu powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
-          group_len, steps_played, powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
+    reply(fd, "ok uartCyclesPerByte=%lu queued=%d stepsPlayed=%lu powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
+          uart_cycles_per_byte(), group_len, steps_played, powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
           rx_bytes, tx_dropped, stats);
 }
 
@@ -481,6 +494,8 @@ static void serve(int timeout_ms) {
         client_at[i] = n;
         fds[n++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
     }
+    /* Bytes already received wait for the UART at its line speed: do not sleep past them. */
+    if (rx_len > 0 && timeout_ms > 1) timeout_ms = 1;
     if (poll(fds, (nfds_t)n, timeout_ms) <= 0) {
         flush_tx();
         return;
@@ -491,7 +506,6 @@ static void serve(int timeout_ms) {
     for (int i = 0; i < MAX_CLIENTS; i++) {
         if (client_at[i] >= 0 && (fds[client_at[i]].revents & (POLLIN | POLLHUP))) read_client(i);
     }
-    feed_uart();
 }
 
 /* How long until the emulation may run on (ms, 0 = now), holding it to the wall clock. */
@@ -504,12 +518,32 @@ static int wait_ms(void) {
     return (int)(ahead / 1000000LL);
 }
 
-/* Replaces simavr's usleep while the firmware sleeps: serve I/O until it is time. */
+static avr_cycle_count_t last_serve_cycle;
+
+/*
+ * Serves I/O when the emulation is ahead of the wall clock (waiting in poll until it
+ * is time) or when a millisecond of emulated time has passed since the last time;
+ * otherwise returns at once: the firmware sleeps between every byte it sends, and a
+ * poll each time would cost more than the emulation itself.
+ */
+static avr_cycle_count_t last_check_cycle;
+/* How often, in emulated cycles, the wall clock is looked at (0.1 ms). */
+#define CHECK_EVERY_CYCLES (FREQUENCY / 10000)
+
+static void maybe_serve(void) {
+    if (avr->cycle >= last_check_cycle && avr->cycle - last_check_cycle < CHECK_EVERY_CYCLES) return;
+    last_check_cycle = avr->cycle;
+    int ms = wait_ms();
+    if (ms == 0 && avr->cycle - last_serve_cycle < POLL_EVERY_CYCLES) return;
+    last_serve_cycle = avr->cycle;
+    serve(ms);
+}
+
+/* Replaces simavr's usleep while the firmware sleeps. */
 static void sleep_hook(avr_t *a, avr_cycle_count_t how_long) {
     (void)a;
     (void)how_long;
-    int ms = wait_ms();
-    serve(ms);
+    maybe_serve();
 }
 
 static void on_signal(int sig) {
@@ -569,8 +603,6 @@ int main(int argc, char **argv) {
     flags &= ~(uint32_t)AVR_UART_FLAG_STDIO;
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_out_hook, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), xon_hook, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), xoff_hook, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 1), relay_hook, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 2), led_hook, NULL);
 
@@ -589,7 +621,7 @@ int main(int argc, char **argv) {
     printf("ready %s\n", link_path);
     fflush(stdout);
 
-    avr_cycle_count_t next_poll = avr->cycle + POLL_EVERY_CYCLES;
+    uart_in_irq = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
     while (!stopping) {
         if (!powered) {
             serve(50);
@@ -602,18 +634,16 @@ int main(int argc, char **argv) {
             drive_all();
             redrive_at = avr->cycle + REDRIVE_AFTER_RESET_CYCLES;
             step_due = avr->cycle;
-            uart_xon = 1;
+            next_feed_cycle = avr->cycle;
             sync_clock();
         }
         play_steps();
+        if (rx_len > 0 && next_feed_cycle <= avr->cycle + RX_AHEAD_BYTES * UART_CYCLES_PER_BYTE) feed_uart();
         if (redrive_at && avr->cycle >= redrive_at) {
             redrive_at = 0;
             drive_all();
         }
-        if (avr->cycle >= next_poll) {
-            next_poll = avr->cycle + POLL_EVERY_CYCLES;
-            serve(wait_ms());
-        }
+        maybe_serve();
     }
     save_eeprom();
     unplug();

@@ -45,8 +45,8 @@ export interface FirmwareBoardState {
   relayLastOnMs: number;
   led: boolean;
   ledChanges: number;
-  /** Line counters kept by the firmware, by parse result. */
-  lines: { ok: number; too_long: number; not_ascii: number; bad_syntax: number; bad_checksum: number; unknown_type: number; bad_args: number; overruns: number; naks: number };
+  /** Line counters kept by the firmware, by parse result; overruns are bytes lost to a full receive ring, lineErrors the UART's framing/overrun flags. */
+  lines: { ok: number; too_long: number; not_ascii: number; bad_syntax: number; bad_checksum: number; unknown_type: number; bad_args: number; overruns: number; naks: number; lineErrors: number };
   txBytes: number;
   rxBytes: number;
 }
@@ -77,7 +77,7 @@ export interface FirmwareBoard extends SimulatedBoard {
 function parseState(reply: string): FirmwareBoardState {
   const fields = new Map(reply.split(' ').slice(1).map((kv) => kv.split('=') as [string, string]));
   const num = (k: string) => Number(fields.get(k) ?? 'NaN');
-  const [ok, tooLong, notAscii, badSyntax, badChecksum, unknownType, badArgs, overruns, naks] = (fields.get('stats') ?? '').split(',').map(Number);
+  const [ok, tooLong, notAscii, badSyntax, badChecksum, unknownType, badArgs, overruns, naks, lineErrors] = (fields.get('stats') ?? '').split(',').map(Number);
   return {
     queued: num('queued'),
     powered: num('powered') === 1,
@@ -97,6 +97,7 @@ function parseState(reply: string): FirmwareBoardState {
       bad_args: badArgs ?? NaN,
       overruns: overruns ?? NaN,
       naks: naks ?? NaN,
+      lineErrors: lineErrors ?? NaN,
     },
     txBytes: num('txBytes'),
     rxBytes: num('rxBytes'),
