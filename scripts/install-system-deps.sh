@@ -10,6 +10,16 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 # The touch UI's font (chromium only recommends one, and installs skip recommends).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# The drop-box board's reference firmware (firmware/): the AVR cross compiler and C
+# library, the simavr emulator and its library, and the host C toolchain for the
+# harness and the host tests.
+command -v avr-gcc >/dev/null 2>&1 || need+=(gcc-avr)
+[ -e /usr/lib/avr/include/avr/io.h ] || need+=(avr-libc)
+command -v simavr >/dev/null 2>&1 || need+=(simavr)
+[ -e /usr/include/simavr/sim_avr.h ] || need+=(libsimavr-dev)
+[ -e /usr/include/libelf.h ] || need+=(libelf-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

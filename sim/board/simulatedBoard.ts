@@ -38,7 +38,11 @@ export interface TypescriptBoard extends SimulatedBoard {
 
 /** The TypeScript board simulator behind a PTY, seen through SimulatedBoard. */
 export async function startTypescriptBoard(dir: string, options: BoardSimulatorOptions = {}): Promise<TypescriptBoard> {
-  const pty = await startPtyBoard(dir, options);
+  return typescriptBoardOf(await startPtyBoard(dir, options));
+}
+
+/** SimulatedBoard over a PtyBoard already started. */
+export function typescriptBoardOf(pty: PtyBoard): TypescriptBoard {
   const sim = pty.sim;
   return {
     kind: 'typescript',

@@ -2,7 +2,7 @@
  * `kiosk` command line (CONTRACT §1). The simulator command is wired in by bin/kiosk.js,
  * which is the only place that may reach into sim/.
  */
-import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isKioskError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -10,6 +10,8 @@ export interface SimCommandOptions {
   port: number;
   host: string;
   dataDir: string | undefined;
+  /** The drop-box board: the TypeScript simulator or the reference firmware on the emulator. */
+  board?: 'typescript' | 'firmware';
 }
 
 export interface CliHooks {
@@ -43,9 +45,10 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     .option('-p, --port <port>', 'HTTP port for the UI and API', (v) => parsePort(v), 8080)
     .option('--host <host>', 'HTTP bind address', '127.0.0.1')
     .option('--data-dir <dir>', 'where the simulated kiosk keeps its data (default: a fresh temporary folder)')
-    .action(async (opts: { port: number; host: string; dataDir?: string }) => {
+    .addOption(new Option('--board <kind>', 'the drop-box board: the TypeScript simulator, or the reference firmware on an emulated ATmega328P (simavr)').choices(['typescript', 'firmware']).default('typescript'))
+    .action(async (opts: { port: number; host: string; dataDir?: string; board: 'typescript' | 'firmware' }) => {
       if (!hooks.runSim) throw new Error('the simulator is not available in this build');
-      await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir });
+      await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir, board: opts.board });
     });
 
   program
