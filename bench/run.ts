@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
+import { benchBoards } from './boardLatency.js';
 import { benchFrameLatency } from './frameLatency.js';
 import { benchOutboxDrain } from './outboxDrain.js';
 import { benchTicketLatency } from './ticketLatency.js';
@@ -42,6 +43,13 @@ const sections: Section[] = [
     what: 'The kiosk runs as in an office, `kiosk run --config` in a process of its own; central (simulator) answers at once over a local Mosquitto; the job goes to the TCP printer simulator and is confirmed. Latency from the POST sent to the last byte of the job at the simulator. Floor: a bare script in a process of its own (bench/ticketFloor.ts) doing the same MQTT request/reply, node-thermal-printer encode and TCP send, triggered by one byte on a socket; floorHttp: the same script triggered by a POST to a bare node:http server. Memory: the kiosk process after a forced full GC (bench/kioskGcProbe.ts), after 200 warm-up tickets and after 1,000 more.',
     targets: 'p99 <= 30 ms; ratio to the floor <= 1.25; RSS back after 1,000 tickets',
     run: () => benchTicketLatency({ tickets: 1000 }),
+  },
+  {
+    key: 'boards',
+    title: 'Drop-box boards: the reference firmware on simavr beside the TypeScript board',
+    what: 'Each board on its own PTY, read by the controller\'s own path (port actor → drop-box machine → ledger → outbox, fsync\'d), protocol v2. frame→fsync: 200 envelopes one at a time, from the DROP line handed to the PTY (stamped by the harness with CLOCK_MONOTONIC; for the TypeScript board, its write) to the `dropbox.deposit` committed. frames/s: STATUS commands kept 4 unanswered at a time for 3 s, frames received per second. envelopes/s: 500 envelopes down the chute as fast as the board counts them (5 ms in the beam, 5 ms out), until the last deposit is committed. The floor for each firmware figure is the TypeScript board in the same run.',
+    targets: 'firmware frame→fsync within 1.5× the TypeScript board; every envelope counted; no byte lost by the firmware',
+    run: () => benchBoards({ paced: 200, run: 500 }),
   },
 ];
 

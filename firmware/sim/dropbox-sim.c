@@ -75,6 +75,12 @@ static long long wall_origin_ns;
 static avr_cycle_count_t redrive_at;
 static avr_cycle_count_t cycle_origin;
 static unsigned long long tx_bytes, rx_bytes, tx_dropped;
+/* When the last DROP line was handed to the PTY (CLOCK_MONOTONIC ns, as Node's
+ * process.hrtime), for the frame -> fsync benchmark. */
+static char tx_line[32];
+static size_t tx_line_len;
+static long long last_drop_line_ns;
+static unsigned long drop_lines;
 
 /* Inputs by name: port, bit, and the pin level when the input is active. */
 struct input {
@@ -175,6 +181,18 @@ static void flush_tx(void) {
         return;
     }
     ssize_t n = write(master_fd, tx_buf, tx_len);
+    for (ssize_t i = 0; i < n; i++) {
+        if (tx_buf[i] != '\n') {
+            if (tx_line_len < sizeof tx_line - 1) tx_line[tx_line_len++] = (char)tx_buf[i];
+            continue;
+        }
+        tx_line[tx_line_len] = '\0';
+        if (strstr(tx_line, ",DROP,")) {
+            last_drop_line_ns = now_ns();
+            drop_lines++;
+        }
+        tx_line_len = 0;
+    }
     if (n > 0) {
         memmove(tx_buf, tx_buf + n, tx_len - (size_t)n);
         tx_len -= (size_t)n;
@@ -365,8 +383,8 @@ static void state_reply(int fd) {
         used += (size_t)snprintf(stats + used, sizeof stats - used, "%s%u", i ? "," : "", v);
     }
     unsigned long long ms = (avr->cycle) / (FREQUENCY / 1000);
-    reply(fd, "ok uartCyclesPerByte=%lu queued=%d stepsPlayed=%lu powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
-          uart_cycles_per_byte(), group_len, steps_played, powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
+    reply(fd, "ok dropLines=%lu lastDropLineNs=%lld uartCyclesPerByte=%lu queued=%d stepsPlayed=%lu powered=%d plugged=%d relay=%d relayActivations=%lu relayLastOnMs=%lu led=%d ledChanges=%lu fillMv=%u cycleMs=%llu txBytes=%llu rxBytes=%llu txDropped=%llu stats=%s",
+          drop_lines, last_drop_line_ns, uart_cycles_per_byte(), group_len, steps_played, powered, master_fd >= 0, relay_level, relay_activations, relay_last_on_ms, led_level, led_changes, fill_mv, ms, tx_bytes,
           rx_bytes, tx_dropped, stats);
 }
 

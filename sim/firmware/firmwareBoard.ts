@@ -49,6 +49,9 @@ export interface FirmwareBoardState {
   lines: { ok: number; too_long: number; not_ascii: number; bad_syntax: number; bad_checksum: number; unknown_type: number; bad_args: number; overruns: number; naks: number; lineErrors: number };
   txBytes: number;
   rxBytes: number;
+  /** DROP lines handed to the PTY so far, and when the last one was (CLOCK_MONOTONIC ms, as process.hrtime). */
+  dropLines: number;
+  lastDropLineAtMs: number;
 }
 
 export interface FirmwareBoardOptions {
@@ -101,6 +104,8 @@ function parseState(reply: string): FirmwareBoardState {
     },
     txBytes: num('txBytes'),
     rxBytes: num('rxBytes'),
+    dropLines: num('dropLines'),
+    lastDropLineAtMs: Number(BigInt(fields.get('lastDropLineNs') ?? '0') / 1000n) / 1000,
   };
 }
 
