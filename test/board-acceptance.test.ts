@@ -5,6 +5,8 @@
  * receives.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { checksum, formatFrame, parseFrame } from '../devices/board/protocol.js';
+import type { TypescriptBoard } from '../sim/board/simulatedBoard.js';
 import { BOARD_KINDS } from '../sim/board/startBoard.js';
 import { RIG_WAIT_MS, depositsOf, faultCodes, ofType, startDropboxRig, type DropboxRig } from './support/dropboxRig.js';
 
@@ -116,6 +118,41 @@ describe.each(BOARD_KINDS)('the drop box with the %s board', (kind) => {
       expect(depositsOf(events).every((d) => !d.inferred)).toBe(true);
       expect(r.controller.dropbox!.actor.getSnapshot().context.counters.frames).toBeGreaterThan(helloBefore);
       expect(faultCodes(r.events())).not.toContain('dropbox.protocol_version');
+    },
+    SCENARIO_MS,
+  );
+});
+
+describe('a corrupted frame that XOR cannot catch, against a version 2 board', () => {
+  let rig: DropboxRig | null = null;
+  afterEach(async () => {
+    await rig?.stop();
+    rig = null;
+  });
+
+  it(
+    'is refused as a bad checksum: no count regressed, no deposit repeated',
+    async () => {
+      rig = await startDropboxRig('typescript', { typescript: { protocolVersion: 2, boardId: 'TS-XOR' } });
+      const board = rig.board as TypescriptBoard;
+      board.pty.sim.reboot(); // HELLO,2: from now on the controller takes only CRC frames
+      await rig.waitForEvents('the board online', () => rig!.controller.dropbox!.actor.getSnapshot().context.boardId === 'TS-XOR');
+      await board.drop(11);
+      await rig.waitForEvents('11 deposits', (e) => depositsOf(e).length === 11);
+
+      // HB,7,11 with its version 1 checksum, two bits flipped in one position: HB,6,10.
+      const seq = board.pty.sim.seq;
+      const forged = formatFrame(seq, ['HB', 7, 11], 1).replace('HB,7,11', 'HB,6,10');
+      expect(parseFrame(forged, 1).ok).toBe(true); // what a version 1 controller would have believed
+      board.pty.sim.sendRaw(forged);
+      board.pty.sim.sendRaw(forged.replace(`$${seq},`, `$${seq + 1},`).replace(/\*..\n$/, `*${checksum(`${seq + 1},HB,6,10`, 1)}\n`));
+      await new Promise((r) => setTimeout(r, 1500)); // and a true heartbeat after them
+      await board.drop(1);
+      const events = await rig.waitForEvents('the 12th deposit', (e) => depositsOf(e).length === 12);
+
+      expect(depositsOf(events).map((d) => d.count)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+      expect(faultCodes(events)).not.toContain('dropbox.count_regressed');
+      expect(rig.controller.dropbox!.actor.getSnapshot().context.counters.malformed.bad_checksum).toBe(2);
     },
     SCENARIO_MS,
   );
