@@ -206,6 +206,33 @@ describe('bad input on the firmware board serial line', () => {
   );
 
   it(
+    'carries a resent command out once, but a new one reusing its seq after a STATUS (a restarted controller) again',
+    async () => {
+      await start();
+      const line = encodeCommand(7, { type: 'UNLOCK', ms: 200 }, 2);
+      await port.write(line);
+      await until('the first ACK', () => frames.filter((f) => f.type === 'ACK' && f.cmdSeq === 7).length === 1);
+      await until('the relay on and off', async () => {
+        const s = await board.state();
+        return s.relayActivations === 1 && !s.relay;
+      });
+      await port.write(line); // the ACK was lost: the controller resends
+      await until('the second ACK', () => frames.filter((f) => f.type === 'ACK' && f.cmdSeq === 7).length === 2);
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await board.state()).relayActivations).toBe(1); // not released a second time
+
+      await port.write(encodeCommand(0, { type: 'STATUS' }, 2));
+      await port.write(line);
+      await until('the third ACK', () => frames.filter((f) => f.type === 'ACK' && f.cmdSeq === 7).length === 3);
+      await until('the relay on and off again', async () => {
+        const s = await board.state();
+        return s.relayActivations === 2 && !s.relay;
+      });
+    },
+    SCENARIO_MS,
+  );
+
+  it(
     'caps an absurd UNLOCK at its compiled maximum (1.5 s in the test build)',
     async () => {
       await start('test');

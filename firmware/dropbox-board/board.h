@@ -29,6 +29,7 @@
 #define UNLOCK_MAX_MS 60000UL /* no UNLOCK holds the relay longer */
 #endif
 #define HEARTBEAT_MS 1000
+#define REPEAT_WINDOW_MS 10000UL /* a resent command comes within the controller's 5 attempts of 1 s */
 #define DEBOUNCE_MS 20      /* switches: a level held this long is believed */
 #define DROP_DEBOUNCE_MS 3  /* the chute beam: envelopes fall fast */
 #define LED_BLINK_HALF_MS 500

@@ -233,10 +233,13 @@ static char line[LINE_MAX];
 static uint8_t line_len;
 static uint8_t line_too_long;
 
-/* The last command carried out: a resend (same seq, same body) is answered again
- * without being carried out twice (a RESET whose ACK was lost must not NAK). */
+/* The last command carried out: a resend (same seq, same body, straight after it and
+ * within REPEAT_WINDOW_MS) is answered again without being carried out twice (a RESET
+ * whose ACK was lost must not NAK). Any other command in between, STATUS included (a
+ * restarted controller sends it first), ends the window: its seq may start again. */
 static uint8_t have_last;
 static uint16_t last_seq, last_crc;
+static uint32_t last_at;
 static uint8_t last_acked;
 static const char *last_nak;
 
@@ -284,6 +287,7 @@ static void handle_line(void) {
     command_t c;
     parse_result_t r = proto_parse_command(line, line_len, PROTOCOL_VERSION, &c);
     rx_stats[r]++;
+    if (r == PARSE_UNKNOWN_TYPE || r == PARSE_BAD_ARGS) have_last = 0;
     if (r == PARSE_UNKNOWN_TYPE) {
         answer(&c, "UNKNOWN_COMMAND");
         return;
@@ -294,18 +298,20 @@ static void handle_line(void) {
     }
     if (r != PARSE_OK) return; /* no checksum to trust, so no seq to answer */
     if (c.type == CMD_STATUS) {
+        have_last = 0;
         send_hb();
         send_door();
         send_fill();
         send_slot();
         return;
     }
-    if (have_last && c.seq == last_seq && c.body_crc == last_crc) {
+    if (have_last && c.seq == last_seq && c.body_crc == last_crc && millis() - last_at <= REPEAT_WINDOW_MS) {
         answer(&c, last_acked ? 0 : last_nak);
         return;
     }
     const char *nak = carry_out(&c);
     have_last = 1;
+    last_at = millis();
     last_seq = c.seq;
     last_crc = c.body_crc;
     last_acked = nak == 0;
