@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
+import { benchBoards } from './boardLatency.js';
 import { benchFrameLatency } from './frameLatency.js';
 import { benchOutboxDrain } from './outboxDrain.js';
 import { TICKET_FLOOR_NOTES, benchTicketLatency } from './ticketLatency.js';
@@ -61,6 +62,13 @@ const sections: Section[] = [
     what: 'The simulated kiosk (`startKioskSim`, speech `dir:`, in the benchmark\'s process), headset plugged in through its FIFO, a ticket taken; each sample is F2 on the ticket screen sent as the page sends it (`POST /api/ui/keys`), timed until the speech device has written the first byte of the ticket utterance\'s WAV (235 characters, said whole: number, service, people ahead, wait, notes). Floor, in alternating blocks of 20: bare `espeak-ng` with the same voice, rate, amplitude and text, its WAV on stdout written to a file, from the spawn to the first byte written.',
     targets: 'p99 <= 1.3 × the floor',
     run: () => benchSpeechLatency({ samples: 300 }),
+  },
+  {
+    key: 'boards',
+    title: 'Drop-box boards: the reference firmware on simavr beside the TypeScript board',
+    what: 'Each board on its own PTY, read by the controller\'s own path (port actor → drop-box machine → ledger → outbox, fsync\'d), protocol v2. frame→fsync: 200 envelopes one at a time, from the DROP line handed to the PTY (stamped by the harness with CLOCK_MONOTONIC; for the TypeScript board, its write) to the `dropbox.deposit` committed. frames/s: STATUS commands kept 4 unanswered at a time for 3 s, frames received per second. envelopes/s: 500 envelopes down the chute as fast as the board counts them (5 ms in the beam, 5 ms out), until the last deposit is committed. The floor for each firmware figure is the TypeScript board in the same run.',
+    targets: 'firmware frame→fsync within 1.5× the TypeScript board; every envelope counted; no byte lost by the firmware',
+    run: () => benchBoards({ paced: 200, run: 500 }),
   },
 ];
 

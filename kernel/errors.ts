@@ -61,6 +61,12 @@ export const DeviceFault = {
   'printer.cover_open': 323,
   'printer.paper_out': 324,
   'upstream.disconnected': 420,
+  'upstream.connect_refused': 421,
+  'upstream.tls_failed': 422,
+  'upstream.credentials_unreadable': 423,
+  'upstream.subscribe_refused': 424,
+  'upstream.connection_dropped': 425,
+  'upstream.certificate_expiring': 426,
 } as const;
 
 export type DeviceFaultCode = keyof typeof DeviceFault;

@@ -19,6 +19,16 @@ command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 # Speech mode (CONTRACT §7): espeak-ng renders pt-PT and en, aplay plays on ALSA; sox is not needed.
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)
+# The drop-box board's reference firmware (firmware/): the AVR cross compiler and C
+# library, the simavr emulator and its library, and the host C toolchain for the
+# harness and the host tests.
+command -v avr-gcc >/dev/null 2>&1 || need+=(gcc-avr)
+[ -e /usr/lib/avr/include/avr/io.h ] || need+=(avr-libc)
+command -v simavr >/dev/null 2>&1 || need+=(simavr)
+[ -e /usr/include/simavr/sim_avr.h ] || need+=(libsimavr-dev)
+[ -e /usr/include/libelf.h ] || need+=(libelf-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: need ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -21,6 +21,8 @@ import { startController, type Controller } from '../src/main.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
 import { createSimHeadset, type SimHeadset } from './headset/simHeadset.js';
+import { typescriptBoardOf, type BoardKind, type SimulatedBoard } from './board/simulatedBoard.js';
+import { startFirmwareBoard, type FirmwareBoard } from './firmware/firmwareBoard.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
@@ -48,7 +50,10 @@ export const SIM_SERVICES = [
 
 export interface KioskSim {
   controller: Controller;
+  /** The TypeScript board simulator (protocol v2) on its PTY. */
   board: PtyBoard;
+  /** The same board through the interface every board has. */
+  device: SimulatedBoard;
   scanner: PtyScanner;
   printer: SimulatedPrinter;
   central: CentralSimulator;
@@ -61,7 +66,12 @@ export interface KioskSim {
   stop(): Promise<void>;
 }
 
+/** `kiosk sim --board firmware`: the reference firmware on the emulator instead. */
+export type FirmwareKioskSim = Omit<KioskSim, 'board'> & { board: FirmwareBoard };
+
 export interface StartKioskSimOptions {
+  /** Which board the drop box has (default: the TypeScript simulator). */
+  board?: BoardKind;
   httpPort?: number;
   httpHost?: string;
   dataDir?: string;
@@ -69,7 +79,10 @@ export interface StartKioskSimOptions {
   logLevel?: string;
 }
 
-export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<KioskSim> {
+export function startKioskSim(opts: StartKioskSimOptions & { board: 'firmware' }): Promise<FirmwareKioskSim>;
+export function startKioskSim(opts?: StartKioskSimOptions & { board?: 'typescript' }): Promise<KioskSim>;
+export function startKioskSim(opts?: StartKioskSimOptions): Promise<KioskSim | FirmwareKioskSim>;
+export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<KioskSim | FirmwareKioskSim> {
   const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiosk-sim-')));
   mkdirSync(dataDir, { recursive: true });
   const devDir = join(dataDir, 'devices');
@@ -82,8 +95,12 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
     stops.push(() => broker.close());
     const central = await startCentralSimulator({ url: broker.url, prefix: 'siga', site: 'lisboa-01', services: SIM_SERVICES, servedPerMinute: 1 });
     stops.push(() => central.close());
-    const board = await startPtyBoard(devDir, { boardId: 'SIM-BOX-1', firmware: 'sim-1.0.0' });
+    const board: PtyBoard | FirmwareBoard =
+      opts.board === 'firmware'
+        ? await startFirmwareBoard(devDir, { eepromFile: join(dataDir, 'board-eeprom.bin') })
+        : await startPtyBoard(devDir, { boardId: 'SIM-BOX-1', firmware: 'sim-1.0.0', protocolVersion: 2 });
     stops.push(() => board.stop());
+    const device: SimulatedBoard = 'sim' in board ? typescriptBoardOf(board) : board;
     const scanner = await startPtyScanner(devDir);
     stops.push(() => scanner.stop());
     const startedAt = Date.now();
@@ -116,6 +133,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
     return {
       controller,
       board,
+      device,
       scanner,
       printer,
       central,
@@ -126,7 +144,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
       },
-    };
+    } as KioskSim | FirmwareKioskSim;
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     throw err;
@@ -161,7 +179,7 @@ const HELP = `commands (type a letter and Enter):
   f <p>   fill level p %              t   tamper (shock)
   k       key switch on/off           g   garbage on the serial line
   l <n>   lose the next n frames      p   pull the board cable / plug it back
-  r       reboot the board            s   silence the board / let it speak
+  r       power-cycle the board       s   silence the board / let it speak
   P       printer paper out / refill  c   printer cover open / closed
   x       central silent / answering  q   quit
   a <code>  scan a code (default SIM-ON-TIME)   A   pull the scanner cable / plug it back
@@ -183,13 +201,21 @@ export function readUtterances(dir: string, after = 0): Array<{ n: number; text:
 }
 
 export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
-  const sim = await startKioskSim({ httpPort: opts.port, httpHost: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
-  const { board, scanner, printer, central, controller } = sim;
+  const sim = await startKioskSim({ httpPort: opts.port, httpHost: opts.host, board: opts.board ?? 'typescript', ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  const { device, scanner, printer, central, controller } = sim;
+  // Faults on the wire only the TypeScript board can make (the firmware is a real board).
+  const tsBoard = 'sim' in sim.board ? sim.board.sim : null;
+  const onlyTs = (what: string, act: (b: NonNullable<typeof tsBoard>) => void) => {
+    if (tsBoard) act(tsBoard);
+    else console.log(`${what}: only the TypeScript board can do that (kiosk sim --board typescript)`);
+  };
+  const report = (p: Promise<unknown>) => void p.catch((e: Error) => console.error(e.message));
   console.log(`kiosk simulator running
+  drop-box board     ${device.kind === 'firmware' ? 'reference firmware on an emulated ATmega328P (simavr)' : 'TypeScript board simulator'}, protocol v2
   touch UI and API   ${controller.url}/   (health: ${controller.url}/api/health)
   printed tickets    ${join(sim.dataDir, 'printed')}  (job-NNNN.txt and .png)
   MQTT broker        ${sim.broker.url}  (topics siga/lisboa-01/#)
-  board serial port  ${board.controllerPath}
+  board serial port  ${device.controllerPath}
   scanner port       ${scanner.controllerPath}  (type a <code> to scan)
   appointments       ${SIM_APPOINTMENTS.map((a) => `${a.code} (${a.what})`).join(', ')}
   data               ${sim.dataDir}
@@ -208,7 +234,7 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
       console.log(`said [${u.lang} ${u.screen}] ${u.text}`);
     }
   }, LIVE_VIEW_POLL_MS);
-  const auto = setInterval(() => board.sim.drop(1), AUTO_DROP_EVERY_MS);
+  const auto = setInterval(() => report(device.drop(1)), AUTO_DROP_EVERY_MS);
 
   let unplugged = false;
   let silent = false;
@@ -227,44 +253,44 @@ Events below are what central receives. An envelope drops every ${AUTO_DROP_EVER
       const n = Number(arg ?? '1');
       switch (cmd) {
         case 'd':
-          board.sim.drop(Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 1);
+          report(device.drop(Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 1));
           break;
         case 'o':
-          board.sim.forceDoor();
-          setTimeout(() => board.sim.closeDoor(), 2000);
+          report(device.forceDoor());
+          setTimeout(() => report(device.closeDoor()), 2000);
           break;
         case 'u':
           controller.dropbox?.unlock(30_000);
-          setTimeout(() => board.sim.openDoor(), 500);
-          setTimeout(() => board.sim.closeDoor(), 3000);
+          setTimeout(() => report(device.openDoor()), 500);
+          setTimeout(() => report(device.closeDoor()), 3000);
           break;
         case 'f':
-          board.sim.fill(Math.max(0, Math.min(100, Number.isFinite(n) ? n : 50)));
+          report(device.fill(Math.max(0, Math.min(100, Number.isFinite(n) ? n : 50))));
           break;
         case 't':
-          board.sim.tamper('SHOCK');
+          report(device.tamper('SHOCK'));
           break;
         case 'k':
           keyOn = !keyOn;
-          board.sim.key(keyOn);
+          report(device.key(keyOn));
           break;
         case 'g':
-          board.sim.sendRaw(Buffer.from('\x00\xff$12,DROP,1*00\nnoise without end'));
+          onlyTs('garbage', (b) => b.sendRaw(Buffer.from('\x00\xff$12,DROP,1*00\nnoise without end')));
           break;
         case 'l':
-          board.sim.loseNextFrames(Number.isInteger(n) && n > 0 ? n : 3);
+          onlyTs('lost frames', (b) => b.loseNextFrames(Number.isInteger(n) && n > 0 ? n : 3));
           break;
         case 'p':
           unplugged = !unplugged;
-          void (unplugged ? board.unplug() : board.replug()).catch((e: Error) => console.error(e.message));
+          report(unplugged ? device.unplug() : device.replug());
           console.log(unplugged ? 'board cable pulled' : 'board cable plugged back');
           break;
         case 'r':
-          board.sim.reboot();
+          report(device.powerCycle());
           break;
         case 's':
           silent = !silent;
-          board.sim.silence(silent);
+          onlyTs('silence', (b) => b.silence(silent));
           break;
         case 'P':
           paperOut = !paperOut;

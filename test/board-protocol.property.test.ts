@@ -141,7 +141,7 @@ describe('every valid frame survives the wire', () => {
   it('board frames, written and cut into random chunks, are read back identical and in order', () => {
     fc.assert(
       fc.property(fc.array(boardFrame, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (frames, cuts) => {
-        const wire = Buffer.from(frames.map(encodeBoardFrame).join(''), 'latin1');
+        const wire = Buffer.from(frames.map((f) => encodeBoardFrame(f)).join(''), 'latin1');
         const lines = framedLines(chunked(wire, cuts));
         expect(lines.every((l) => l.ok)).toBe(true);
         expect(okLines(lines).map((l) => parseFrame(l))).toEqual(frames.map((frame) => ({ ok: true, frame })));

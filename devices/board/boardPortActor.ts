@@ -7,7 +7,8 @@ import type { LinkConnectionEvent } from '../link/linkMachine.js';
 import { createSerialConnectionLogic, type SerialConnectionInput } from '../link/serialConnection.js';
 import type { SerialTransportFactory } from '../serial/transport.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from './frames.js';
-import { LineFramer, encodeCommand, parseFrame } from './protocol.js';
+import { LineFramer } from './protocol.js';
+import { BoardProtocolSession } from './protocolSession.js';
 
 /** What the port actor tells the machine. */
 export type BoardPortEvent =
@@ -43,10 +44,12 @@ export interface BoardPortOptions {
 export function createBoardPortLogic(openPort: SerialTransportFactory, options: BoardPortOptions = {}) {
   const batch = options.batch ?? (<T>(fn: () => T): T => fn());
   const now = options.now ?? Date.now;
+  // The board's protocol version outlives a reopened port, as the board behind it does.
+  const session = new BoardProtocolSession();
   return createSerialConnectionLogic<BoardPortCommand>(openPort, {
     name: 'board port',
-    encode: (msg) => encodeCommand(msg.seq, msg.command),
-    reader() {
+    encode: (msg) => session.encode(msg.seq, msg.command),
+    reader(write) {
       const framer = new LineFramer();
       return (chunk, send) => {
         const items = framer.push(chunk);
@@ -61,9 +64,11 @@ export function createBoardPortLogic(openPort: SerialTransportFactory, options: 
                 continue;
               }
               const raw = printable(item.line);
-              const parsed = parseFrame(item.line);
+              const parsed = session.parse(item.line);
               if (parsed.ok) send({ type: 'BOARD.FRAME', frame: parsed.frame, raw, at });
               else send({ type: 'BOARD.MALFORMED', reason: parsed.reason, detail: parsed.detail, raw });
+              // Commands written before the board's version was known go again in its version.
+              for (const line of session.relearn()) write(line);
             }
           });
         } catch {

@@ -1,5 +1,5 @@
 /**
- * Drop-box board serial protocol, version 1 (CONTRACT §3): pure functions from bytes to
+ * Drop-box board serial protocol, versions 1 and 2 (CONTRACT §3): pure functions from bytes to
  * frames and back. No I/O, no timers, no state beyond the two small classes at the end,
  * which the driver owns.
  *
@@ -24,8 +24,12 @@
  *   looked into. A seq outside 0–65535 is bad_syntax; a known type in the wrong
  *   direction (e.g. `UNLOCK` from the board) is unknown_type.
  * - A single changed byte anywhere in a valid line is always rejected: in the body it
- *   changes the XOR (x ^ old ^ new, old ≠ new), in the `$`/`*`/CS it breaks framing or
- *   the CS comparison, and a changed-in control or non-ASCII byte is not_ascii.
+ *   changes the XOR (x ^ old ^ new, old ≠ new) and the CRC, in the `$`/`*`/CS it breaks
+ *   framing or the CS comparison, and a changed-in control or non-ASCII byte is not_ascii.
+ * - The version of a line is told by its checksum's width (2 hex digits: v1, 4: v2; the
+ *   body never holds `*`, so the last `*` is unambiguous). Parsers take which versions
+ *   they accept: `'either'` (before any HELLO) or one version; a line in the other
+ *   version is bad_checksum. Encoders take the version to write (default 1).
  */
 import { ErrorCode, KioskError } from '../../kernel/errors.js';
 import {
@@ -36,6 +40,12 @@ import {
   type MalformedReason,
   type ParseResult,
 } from './frames.js';
+import { PROTOCOL_PROFILES, profileByChecksumDigits, type ProtocolVersion } from './versions/index.js';
+
+export type { ProtocolVersion } from './versions/index.js';
+
+/** Which checksum versions a parser takes: one, or either (before the board's HELLO). */
+export type AcceptedVersions = ProtocolVersion | 'either';
 
 export type CommandParseResult =
   | { ok: true; seq: number; command: BoardCommand }
@@ -49,7 +59,7 @@ const FIRST_PRINTABLE = 0x20;
 const LAST_PRINTABLE = 0x7e;
 const MAX_SEQ = SEQ_MODULO - 1;
 const MAX_FILL_PERCENT = 100;
-const CS_PATTERN = /^[0-9A-F]{2}$/;
+const UPPER_HEX = /^[0-9A-F]+$/;
 const DIGITS = /^[0-9]+$/;
 
 const BOARD_TYPES = new Set(['HELLO', 'HB', 'SLOT', 'DROP', 'DOOR', 'FILL', 'TAMPER', 'KEY', 'ACK', 'NAK', 'ERR']);
@@ -57,11 +67,13 @@ const COMMAND_TYPES = new Set(['UNLOCK', 'RESET', 'LED', 'STATUS']);
 
 const fail = (reason: MalformedReason, detail: string): Failure => ({ ok: false, reason, detail });
 
-/** XOR of all bytes of `body` (the text strictly between `$` and `*`), two uppercase hex digits. */
-export function checksum(body: string): string {
-  let x = 0;
-  for (const byte of Buffer.from(body, 'utf8')) x ^= byte;
-  return x.toString(16).toUpperCase().padStart(2, '0');
+/**
+ * The checksum of `body` (the text strictly between `$` and `*`) as it is written:
+ * v1 XOR in two uppercase hex digits, v2 CRC-16/CCITT-FALSE in four.
+ */
+export function checksum(body: string, version: ProtocolVersion = 1): string {
+  const profile = PROTOCOL_PROFILES[version];
+  return profile.checksum(Buffer.from(body, 'utf8')).toString(16).toUpperCase().padStart(profile.checksumDigits, '0');
 }
 
 /** The seq after `seq`: +1, and 65535 wraps to 0. */
@@ -72,13 +84,13 @@ export function nextSeq(seq: number): number {
 // ---------------------------------------------------------------------------------
 // Decoding
 
-type Envelope = { ok: true; seq: number; type: string; args: string[] };
+type Envelope = { ok: true; seq: number; type: string; args: string[]; version: ProtocolVersion };
 
 /**
  * Checks everything common to both directions and splits the body. Accepts the line
  * with or without its `\n`; the length limit applies to the line as it was on the wire.
  */
-function parseEnvelope(line: Buffer | string): Envelope | Failure {
+function parseEnvelope(line: Buffer | string, accept: AcceptedVersions): Envelope | Failure {
   // A string longer than the limit in UTF-16 units is longer in bytes too: answer
   // before copying an arbitrarily large string.
   if (typeof line === 'string' && line.length > MAX_LINE_BYTES) {
@@ -103,12 +115,17 @@ function parseEnvelope(line: Buffer | string): Envelope | Failure {
 
   if (text.length === 0) return fail('bad_syntax', 'empty line');
   if (text[0] !== '$') return fail('bad_syntax', 'does not start with $');
-  if (text.length < 4 || text[text.length - 3] !== '*') return fail('bad_syntax', 'does not end with *CS');
-  const cs = text.slice(-2);
-  if (!CS_PATTERN.test(cs)) return fail('bad_syntax', 'checksum is not two uppercase hex digits');
-  const body = text.slice(1, -3);
+  const star = text.lastIndexOf('*');
+  const profile = star > 0 ? profileByChecksumDigits(text.length - star - 1) : null;
+  if (profile === null) return fail('bad_syntax', 'does not end with *CS (2 or 4 hex digits)');
+  const cs = text.slice(star + 1);
+  if (!UPPER_HEX.test(cs)) return fail('bad_syntax', 'checksum is not uppercase hex digits');
+  const body = text.slice(1, star);
   if (body.includes('$') || body.includes('*')) return fail('bad_syntax', '$ or * inside the frame');
-  const computed = checksum(body);
+  if (accept !== 'either' && accept !== profile.version) {
+    return fail('bad_checksum', `a version ${profile.version} checksum from a board that speaks version ${accept}`);
+  }
+  const computed = checksum(body, profile.version);
   if (computed !== cs) return fail('bad_checksum', `checksum ${cs}, computed ${computed}`);
 
   const [seqText, type, ...args] = body.split(',');
@@ -116,7 +133,7 @@ function parseEnvelope(line: Buffer | string): Envelope | Failure {
   const seq = Number(seqText);
   if (seq > MAX_SEQ) return fail('bad_syntax', `seq ${seqText} above ${MAX_SEQ}`);
   if (type === undefined || type.length === 0) return fail('bad_syntax', 'no frame type');
-  return { ok: true, seq, type, args };
+  return { ok: true, seq, type, args, version: profile.version };
 }
 
 /** Unsigned decimal digits up to `max`, or null. */
@@ -203,15 +220,25 @@ function decodeBoardFrame(seq: number, type: string, args: string[]): FrameOrFai
 }
 
 /** Parses one board → controller line. Never throws. */
-export function parseFrame(line: Buffer | string): ParseResult {
-  const env = parseEnvelope(line);
-  if (!env.ok) return env;
-  return decodeBoardFrame(env.seq, env.type, env.args);
+export function parseFrame(line: Buffer | string, accept: AcceptedVersions = 'either'): ParseResult {
+  const parsed = parseFrameVersioned(line, accept);
+  return parsed.ok ? { ok: true, frame: parsed.frame } : parsed;
 }
 
-/** Parses one controller → board line (used by the board simulator). Never throws. */
-export function parseCommand(line: Buffer | string): CommandParseResult {
-  const env = parseEnvelope(line);
+/** parseFrame, also telling which version's checksum the line carried. */
+export function parseFrameVersioned(
+  line: Buffer | string,
+  accept: AcceptedVersions = 'either',
+): { ok: true; frame: BoardFrame; version: ProtocolVersion } | Failure {
+  const env = parseEnvelope(line, accept);
+  if (!env.ok) return env;
+  const decoded = decodeBoardFrame(env.seq, env.type, env.args);
+  return decoded.ok ? { ok: true, frame: decoded.frame, version: env.version } : decoded;
+}
+
+/** Parses one controller → board line (used by the board simulators). Never throws. */
+export function parseCommand(line: Buffer | string, accept: AcceptedVersions = 'either'): CommandParseResult {
+  const env = parseEnvelope(line, accept);
   if (!env.ok) return env;
   const { seq, type, args } = env;
   const ok = (command: BoardCommand): CommandParseResult => ({ ok: true, seq, command });
@@ -249,7 +276,7 @@ export function parseCommand(line: Buffer | string): CommandParseResult {
 function misuse(what: string): KioskError {
   return new KioskError(
     ErrorCode.BoardProtocolMisuse,
-    `Drop-box board protocol v1 cannot carry this: ${what}. This is a bug in the caller.`,
+    `Drop-box board protocol cannot carry this: ${what}. This is a bug in the caller.`,
   );
 }
 
@@ -281,7 +308,7 @@ function checkOneOf<T extends string>(name: string, value: T, allowed: readonly 
  * The generic encoder: `$seq,F1,F2*CS\n`. Numbers must be unsigned safe integers;
  * strings printable ASCII without `$` or `*` (commas are the caller's business).
  */
-export function formatFrame(seq: number, fields: readonly (string | number)[]): string {
+export function formatFrame(seq: number, fields: readonly (string | number)[], version: ProtocolVersion = 1): string {
   checkUnsigned('seq', seq, MAX_SEQ);
   if (fields.length === 0) throw misuse('no frame type');
   const parts: string[] = [String(seq)];
@@ -294,61 +321,63 @@ export function formatFrame(seq: number, fields: readonly (string | number)[]): 
     }
   }
   const body = parts.join(',');
-  const line = `$${body}*${checksum(body)}\n`;
+  if (PROTOCOL_PROFILES[version] === undefined) throw misuse(`protocol version ${String(version)}`);
+  const line = `$${body}*${checksum(body, version)}\n`;
   if (line.length > MAX_LINE_BYTES) throw misuse(`line of ${line.length} bytes, limit ${MAX_LINE_BYTES}`);
   return line;
 }
 
 /** A controller → board line, `\n` included. */
-export function encodeCommand(seq: number, cmd: BoardCommand): string {
+export function encodeCommand(seq: number, cmd: BoardCommand, version: ProtocolVersion = 1): string {
   switch (cmd.type) {
     case 'UNLOCK':
-      return formatFrame(seq, ['UNLOCK', checkUnsigned('ms', cmd.ms, Number.MAX_SAFE_INTEGER)]);
+      return formatFrame(seq, ['UNLOCK', checkUnsigned('ms', cmd.ms, Number.MAX_SAFE_INTEGER)], version);
     case 'RESET':
-      return formatFrame(seq, ['RESET', checkUnsigned('dropCount', cmd.dropCount, Number.MAX_SAFE_INTEGER)]);
+      return formatFrame(seq, ['RESET', checkUnsigned('dropCount', cmd.dropCount, Number.MAX_SAFE_INTEGER)], version);
     case 'LED':
-      return formatFrame(seq, ['LED', checkOneOf('LED mode', cmd.mode, ['OFF', 'ON', 'BLINK'])]);
+      return formatFrame(seq, ['LED', checkOneOf('LED mode', cmd.mode, ['OFF', 'ON', 'BLINK'])], version);
     case 'STATUS':
-      return formatFrame(seq, ['STATUS']);
+      return formatFrame(seq, ['STATUS'], version);
     default:
       throw misuse(`unknown command type ${String((cmd as { type: unknown }).type)}`);
   }
 }
 
 /** A board → controller line, `\n` included (used by the board simulator). */
-export function encodeBoardFrame(frame: BoardFrame): string {
+export function encodeBoardFrame(frame: BoardFrame, version: ProtocolVersion = 1): string {
   const { seq } = frame;
+  const format = (fields: readonly (string | number)[]): string => formatFrame(seq, fields, version);
   const max = Number.MAX_SAFE_INTEGER;
   switch (frame.type) {
     case 'HELLO':
-      return formatFrame(seq, [
+      return format([
         'HELLO',
         checkUnsigned('version', frame.version, max),
         checkToken('firmware', frame.firmware),
         checkToken('boardId', frame.boardId),
       ]);
     case 'HB':
-      return formatFrame(seq, ['HB', checkUnsigned('uptimeS', frame.uptimeS, max), checkUnsigned('dropCount', frame.dropCount, max)]);
+      return format(['HB', checkUnsigned('uptimeS', frame.uptimeS, max), checkUnsigned('dropCount', frame.dropCount, max)]);
     case 'SLOT':
       if (typeof frame.occupied !== 'boolean') throw misuse('SLOT occupied is not a boolean');
-      return formatFrame(seq, ['SLOT', frame.occupied ? '1' : '0']);
+      return format(['SLOT', frame.occupied ? '1' : '0']);
     case 'DROP':
-      return formatFrame(seq, ['DROP', checkUnsigned('dropCount', frame.dropCount, max)]);
+      return format(['DROP', checkUnsigned('dropCount', frame.dropCount, max)]);
     case 'DOOR':
-      return formatFrame(seq, ['DOOR', checkOneOf('DOOR state', frame.state, ['OPEN', 'CLOSED'])]);
+      return format(['DOOR', checkOneOf('DOOR state', frame.state, ['OPEN', 'CLOSED'])]);
     case 'FILL':
-      return formatFrame(seq, ['FILL', checkUnsigned('percent', frame.percent, MAX_FILL_PERCENT)]);
+      return format(['FILL', checkUnsigned('percent', frame.percent, MAX_FILL_PERCENT)]);
     case 'TAMPER':
-      return formatFrame(seq, ['TAMPER', checkOneOf('TAMPER code', frame.code, ['SHOCK', 'TILT', 'CASE'])]);
+      return format(['TAMPER', checkOneOf('TAMPER code', frame.code, ['SHOCK', 'TILT', 'CASE'])]);
     case 'KEY':
-      return formatFrame(seq, ['KEY', checkOneOf('KEY state', frame.state, ['ON', 'OFF'])]);
+      return format(['KEY', checkOneOf('KEY state', frame.state, ['ON', 'OFF'])]);
     case 'ACK':
-      return formatFrame(seq, ['ACK', checkUnsigned('cmdSeq', frame.cmdSeq, MAX_SEQ)]);
+      return format(['ACK', checkUnsigned('cmdSeq', frame.cmdSeq, MAX_SEQ)]);
     case 'NAK':
       if (frame.reason.length === 0) throw misuse('NAK reason is empty');
-      return formatFrame(seq, ['NAK', checkUnsigned('cmdSeq', frame.cmdSeq, MAX_SEQ), frame.reason]);
+      return format(['NAK', checkUnsigned('cmdSeq', frame.cmdSeq, MAX_SEQ), frame.reason]);
     case 'ERR':
-      return formatFrame(seq, frame.text === null ? ['ERR', checkToken('ERR code', frame.code)] : ['ERR', checkToken('ERR code', frame.code), frame.text]);
+      return format(frame.text === null ? ['ERR', checkToken('ERR code', frame.code)] : ['ERR', checkToken('ERR code', frame.code), frame.text]);
     default:
       throw misuse(`unknown frame type ${String((frame as { type: unknown }).type)}`);
   }

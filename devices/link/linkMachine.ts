@@ -82,6 +82,12 @@ export interface LinkMachineOptions<TInput> {
   random?: () => number;
   /** Extra log fields (a path, a redacted URL). */
   logFields?: (input: TInput) => Record<string, unknown>;
+  /**
+   * When set, the failures in a row (the backoff's attempt) start again only after the
+   * link stayed ready this long, so a peer that accepts and at once drops the connection
+   * is retried with a growing wait, not at the first wait forever.
+   */
+  stableMs?: number;
 }
 
 const isReport = (t: string): boolean => t.startsWith('LINK.') || t.startsWith('xstate.');
@@ -106,6 +112,7 @@ export function createLinkMachine<TInput>(opts: LinkMachineOptions<TInput>) {
     actors: { connection: opts.connection },
     delays: {
       reconnectBackoff: ({ context }) => backoffDelayMs(opts.policy, context.failures, random),
+      linkStable: () => opts.stableMs ?? 0,
     },
     guards: {
       wanted: ({ context }) => context.wanted,
@@ -134,7 +141,8 @@ export function createLinkMachine<TInput>(opts: LinkMachineOptions<TInput>) {
       logReady: ({ context }) => {
         opts.log?.info({ ...fields(context), failedAttempts: context.failures, ...(context.repeats > 0 ? { lastErrorRepeats: context.repeats } : {}) }, `${opts.name} ready`);
       },
-      noteReady: assign(({ context }) => ({ failures: 0, repeats: 0, lastError: null, opens: context.opens + 1 })),
+      noteReady: assign(({ context }) => ({ failures: opts.stableMs ? context.failures : 0, repeats: 0, lastError: null, opens: context.opens + 1 })),
+      noteStable: assign({ failures: 0 }),
       tellReady: enqueueActions(({ context, enqueue, self }) => {
         enqueue.emit({ type: 'ready', opens: context.opens });
         if (self._parent) enqueue.sendParent({ type: 'LINK.READY', opens: context.opens });
@@ -188,6 +196,7 @@ export function createLinkMachine<TInput>(opts: LinkMachineOptions<TInput>) {
         },
       },
       ready: {
+        ...(opts.stableMs ? { after: { linkStable: { actions: 'noteStable' as const } } } : {}),
         on: {
           'LINK.LOST': { target: 'reconnecting', actions: ['logFailure', 'noteFailure', { type: 'tellDown', params: { lost: true } }] },
           'xstate.error.actor.connection': { target: 'reconnecting', actions: ['logFailure', 'noteFailure', { type: 'tellDown', params: { lost: true } }] },

@@ -18,9 +18,10 @@ export interface SerialConnectionOptions<TCommand extends EventObject> {
   name: string;
   /**
    * Called once per opened port (so a framer starts clean after a reopen); the handler it
-   * returns gets every chunk and `send`s what it means.
+   * returns gets every chunk and `send`s what it means. `write` answers on the same port
+   * (a protocol that must resend in another version, say), outside any LINK.SEND.
    */
-  reader(): (chunk: Buffer, send: (event: AnyEventObject) => void) => void;
+  reader(write: (bytes: Buffer | string) => void): (chunk: Buffer, send: (event: AnyEventObject) => void) => void;
   /** The bytes for a command the link passes on (LINK.SEND); none: the device only talks. */
   encode?(command: TCommand): Buffer | string;
 }
@@ -48,7 +49,8 @@ export function createSerialConnectionLogic<TCommand extends EventObject = Event
           return;
         }
         port = opened;
-        const read = opts.reader();
+        // A failed write means the port is going away; its onClose reports that.
+        const read = opts.reader((bytes) => void opened.write(bytes).catch(() => undefined));
         opened.onData((chunk) => read(chunk, send));
         opened.onClose((info) => {
           port = null;

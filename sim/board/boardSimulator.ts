@@ -1,22 +1,39 @@
 /**
- * A simulated drop-box board speaking protocol v1 (CONTRACT §3) over anything that
- * can write bytes and report bytes received: a SerialTransport (the board end of a
- * socat PTY) or the device end of a mock port. Tests and `kiosk sim` script it:
+ * A simulated drop-box board speaking protocol v1 or v2 (CONTRACT §3) over anything
+ * that can write bytes and report bytes received: a SerialTransport (the board end of
+ * a socat PTY) or the device end of a mock port. Tests and `kiosk sim` script it:
  * drops, door, fill, tamper, faults on the wire (lost frames, garbage, silence,
  * reboots) and how it answers the controller's commands.
+ *
+ * How it answers and what reaches the wire are small behaviours (./behaviours.ts),
+ * asked newest first as zwave-js's mock nodes do: the board starts with one that
+ * carries every command out, and `nakNext`, `ignoreCommands`, `loseNextFrames` and
+ * `silence` each add one in front of it; a test may add its own with
+ * `defineBehaviour`.
  *
  * All state is plain fields; time comes from an injectable clock so heartbeats work
  * under vi.useFakeTimers or a simulated clock.
  */
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
-import { LineFramer, encodeBoardFrame, nextSeq, parseCommand } from '../../devices/board/protocol.js';
+import { LineFramer, encodeBoardFrame, nextSeq, parseCommand, type ProtocolVersion } from '../../devices/board/protocol.js';
+import {
+  carryOutCommands,
+  ignoreCommands,
+  loseFrames,
+  nakOnce,
+  silence,
+  type BoardBehaviour,
+  type CommandVerdict,
+  type FrameBody,
+} from './behaviours.js';
 
 /** The board's heartbeat period (CONTRACT §3: every 1 s). */
 export const BOARD_HEARTBEAT_MS = 1000;
 /** How long `waitForCommand` waits by default. */
 export const WAIT_FOR_COMMAND_TIMEOUT_MS = 1000;
 
-export const BOARD_PROTOCOL_VERSION = 1;
+/** The version the simulator speaks unless told otherwise (its tests were written in v1). */
+export const BOARD_PROTOCOL_VERSION: ProtocolVersion = 1;
 
 /** Where the board's bytes go and come from. A SerialTransport is one. */
 export interface BoardLink {
@@ -49,6 +66,8 @@ export interface BoardSimulatorOptions {
   initialDropCount?: number;
   initialFill?: number;
   initialDoor?: DoorState;
+  /** The protocol version it announces, writes and accepts (default 1). */
+  protocolVersion?: ProtocolVersion;
   clock?: SimClock;
 }
 
@@ -74,14 +93,11 @@ export interface ReceivedCommand {
   answer: 'ack' | 'nak' | 'ignored';
 }
 
-/** A frame without its seq: the simulator numbers frames as it sends them. */
-type WithoutSeq<F> = F extends BoardFrame ? Omit<F, 'seq'> : never;
-type FrameBody = WithoutSeq<BoardFrame>;
-
 export class BoardSimulator {
   readonly boardId: string;
   readonly firmware: string;
   readonly heartbeatMs: number;
+  readonly protocolVersion: ProtocolVersion;
   readonly state: BoardState;
 
   /** Seq of the next frame the board sends. */
@@ -103,16 +119,17 @@ export class BoardSimulator {
   private heartbeatTimer: unknown = null;
   private relockTimer: unknown = null;
   private bootedAt: number;
-  private silent = false;
-  private framesToLose = 0;
-  private nakReason: string | null = null;
-  private ignoring = false;
+  /** Newest first. */
+  private behaviours: BoardBehaviour[] = [carryOutCommands];
+  private silenceBehaviour: BoardBehaviour | null = null;
+  private ignoreBehaviour: BoardBehaviour | null = null;
   private readonly commandListeners = new Set<(received: ReceivedCommand) => void>();
 
   constructor(options: BoardSimulatorOptions = {}) {
     this.boardId = options.boardId ?? 'SIMBOARD1';
     this.firmware = options.firmware ?? 'sim-1.0.0';
     this.heartbeatMs = options.heartbeatMs ?? BOARD_HEARTBEAT_MS;
+    this.protocolVersion = options.protocolVersion ?? BOARD_PROTOCOL_VERSION;
     this.clock = options.clock ?? systemClock;
     this.bootedAt = this.clock.now();
     this.state = {
@@ -232,22 +249,45 @@ export class BoardSimulator {
 
   /** The next `n` frames are numbered (seq advances) but never reach the wire. */
   loseNextFrames(n: number): void {
-    this.framesToLose += n;
+    if (n > 0) this.defineBehaviour(loseFrames(n));
   }
 
   /** While on, the board sends nothing at all (heartbeats included) and seq stands still. */
   silence(on: boolean): void {
-    this.silent = on;
+    this.silenceBehaviour = this.toggle(this.silenceBehaviour, on, silence);
   }
 
   /** The next command is answered NAK,<cmdSeq>,<reason> and not carried out. */
   nakNext(reason: string): void {
-    this.nakReason = reason;
+    this.defineBehaviour(nakOnce(reason));
   }
 
   /** While on, commands are recorded but never answered or carried out (controller retry tests). */
   ignoreCommands(on: boolean): void {
-    this.ignoring = on;
+    this.ignoreBehaviour = this.toggle(this.ignoreBehaviour, on, ignoreCommands);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Behaviours
+
+  /** Adds behaviours in front of the others (the last one given is asked first). */
+  defineBehaviour(...behaviours: BoardBehaviour[]): void {
+    this.behaviours = [...[...behaviours].reverse(), ...this.behaviours];
+  }
+
+  /** Removes a behaviour added earlier (a one-shot behaviour removes itself). */
+  removeBehaviour(behaviour: BoardBehaviour): void {
+    this.behaviours = this.behaviours.filter((b) => b !== behaviour);
+  }
+
+  private toggle(current: BoardBehaviour | null, on: boolean, make: () => BoardBehaviour): BoardBehaviour | null {
+    if (on && current === null) {
+      const behaviour = make();
+      this.defineBehaviour(behaviour);
+      return behaviour;
+    }
+    if (!on && current !== null) this.removeBehaviour(current);
+    return on ? current : null;
   }
 
   // ---------------------------------------------------------------------------
@@ -260,6 +300,11 @@ export class BoardSimulator {
   }
 
   /** The first command (already received or still to come) that matches; rejects after `timeoutMs`. */
+  expectWritten(predicate: (command: BoardCommand) => boolean, timeoutMs = WAIT_FOR_COMMAND_TIMEOUT_MS): Promise<ReceivedCommand> {
+    return this.waitForCommand(predicate, timeoutMs);
+  }
+
+  /** The same as expectWritten (its older name). */
   waitForCommand(
     predicate: (command: BoardCommand) => boolean,
     timeoutMs = WAIT_FOR_COMMAND_TIMEOUT_MS,
@@ -291,11 +336,12 @@ export class BoardSimulator {
     this.state.locked = true;
     this.state.slot = false;
     this.framer = new LineFramer();
-    this.send({ type: 'HELLO', version: BOARD_PROTOCOL_VERSION, firmware: this.firmware, boardId: this.boardId });
+    this.send({ type: 'HELLO', version: this.protocolVersion, firmware: this.firmware, boardId: this.boardId });
     this.heartbeatTimer = this.clock.setInterval(() => this.heartbeat(), this.heartbeatMs);
   }
 
-  private heartbeat(): void {
+  /** Sends a heartbeat now (the timer does it every heartbeatMs). */
+  heartbeat(): void {
     const uptimeS = Math.max(0, Math.floor((this.clock.now() - this.bootedAt) / 1000));
     this.send({ type: 'HB', uptimeS, dropCount: this.state.dropCount });
   }
@@ -307,17 +353,27 @@ export class BoardSimulator {
     this.relockTimer = null;
   }
 
-  private send(body: FrameBody): void {
-    if (this.silent) return;
+  /** Numbers a frame and puts it on the wire, unless a behaviour loses or suppresses it. */
+  send(body: FrameBody): void {
+    const fate = this.askBehaviours((b) => b.onFrame?.(this, body));
+    if (fate === 'suppress') return;
     const frame = { ...body, seq: this.seq } as BoardFrame;
     this.seq = nextSeq(this.seq);
-    if (this.framesToLose > 0 || this.link === null) {
-      if (this.framesToLose > 0) this.framesToLose--;
+    if (fate === 'lose' || this.link === null) {
       this.framesLost++;
       return;
     }
     this.framesSent.push(frame);
-    this.write(Buffer.from(encodeBoardFrame(frame), 'latin1'));
+    this.write(Buffer.from(encodeBoardFrame(frame, this.protocolVersion), 'latin1'));
+  }
+
+  /** The first answer of the behaviours, newest first. */
+  private askBehaviours<T>(ask: (b: BoardBehaviour) => T | undefined): T | undefined {
+    for (const behaviour of [...this.behaviours]) {
+      const answer = ask(behaviour);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
   }
 
   private write(bytes: Buffer): void {
@@ -337,7 +393,7 @@ export class BoardSimulator {
         this.countMalformed('too_long');
         continue;
       }
-      const parsed = parseCommand(item.line);
+      const parsed = parseCommand(item.line, this.protocolVersion);
       if (!parsed.ok) {
         this.countMalformed(parsed.reason);
         continue;
@@ -351,24 +407,17 @@ export class BoardSimulator {
   }
 
   private handle(cmdSeq: number, command: BoardCommand): void {
-    let answer: ReceivedCommand['answer'];
-    if (this.ignoring) {
-      answer = 'ignored';
-    } else if (this.nakReason !== null) {
-      answer = 'nak';
-      this.send({ type: 'NAK', cmdSeq, reason: this.nakReason });
-      this.nakReason = null;
-    } else {
-      answer = 'ack';
-      this.send({ type: 'ACK', cmdSeq });
-      this.carryOut(command);
-    }
-    const received: ReceivedCommand = { seq: cmdSeq, command, answer };
+    const verdict: CommandVerdict = this.askBehaviours((b) => b.onCommand?.(this, { seq: cmdSeq, command })) ?? { answer: 'ignored' };
+    if (verdict.answer === 'ack') this.send({ type: 'ACK', cmdSeq });
+    if (verdict.answer === 'nak') this.send({ type: 'NAK', cmdSeq, reason: verdict.reason });
+    verdict.then?.();
+    const received: ReceivedCommand = { seq: cmdSeq, command, answer: verdict.answer };
     this.commandsReceived.push(received);
     for (const listener of [...this.commandListeners]) listener(received);
   }
 
-  private carryOut(command: BoardCommand): void {
+  /** What a board does with a command it accepted (used by the carryOutCommands behaviour). */
+  carryOut(command: BoardCommand): void {
     switch (command.type) {
       case 'UNLOCK':
         this.state.locked = false;

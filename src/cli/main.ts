@@ -3,7 +3,7 @@
  * which is the only place that may reach into sim/.
  */
 import { SIM_ACCESSIBILITY_HELP } from './simHelp.js';
-import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isKioskError } from '../../kernel/errors.js';
 import { VERSION } from '../version.js';
 
@@ -11,6 +11,8 @@ export interface SimCommandOptions {
   port: number;
   host: string;
   dataDir: string | undefined;
+  /** The drop-box board: the TypeScript simulator or the reference firmware on the emulator. */
+  board?: 'typescript' | 'firmware';
 }
 
 export interface CliHooks {
@@ -44,10 +46,11 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     .option('-p, --port <port>', 'HTTP port for the UI and API', (v) => parsePort(v), 8080)
     .option('--host <host>', 'HTTP bind address', '127.0.0.1')
     .option('--data-dir <dir>', 'where the simulated kiosk keeps its data (default: a fresh temporary folder)')
+    .addOption(new Option('--board <kind>', 'the drop-box board: the TypeScript simulator, or the reference firmware on an emulated ATmega328P (simavr)').choices(['typescript', 'firmware']).default('typescript'))
     .addHelpText('after', `\n${SIM_ACCESSIBILITY_HELP}\n`)
-    .action(async (opts: { port: number; host: string; dataDir?: string }) => {
+    .action(async (opts: { port: number; host: string; dataDir?: string; board: 'typescript' | 'firmware' }) => {
       if (!hooks.runSim) throw new Error('the simulator is not available in this build');
-      await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir });
+      await hooks.runSim({ port: opts.port, host: opts.host, dataDir: opts.dataDir, board: opts.board });
     });
 
   program

@@ -23,6 +23,7 @@ import type { BoardPortCommand, BoardPortEvent, BoardPortInput } from '../../dev
 import { createLinkMachine, type LinkConnectionEvent, type LinkReportEvent } from '../../devices/link/linkMachine.js';
 import type { BoardCommand, BoardFrame, MalformedReason } from '../../devices/board/frames.js';
 import { framesLostBetween, nextSeq } from '../../devices/board/protocol.js';
+import { isProtocolVersion } from '../../devices/board/versions/index.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import { faultEvent, recoveredEvent } from '../upstream/deviceFaults.js';
@@ -174,8 +175,8 @@ export function createDropboxMachine(deps: DropboxDeps) {
         switch (f.type) {
           case 'HELLO':
             log.info({ box, firmware: f.firmware, boardId: f.boardId, version: f.version }, 'drop-box board said hello');
-            if (f.version !== 1) {
-              record([faultEvent('dropbox.protocol_version', `board speaks protocol ${f.version}, controller speaks 1`)]);
+            if (!isProtocolVersion(f.version)) {
+              record([faultEvent('dropbox.protocol_version', `board speaks protocol ${f.version}, controller speaks 1 and 2`)]);
             }
             break;
           case 'HB':
@@ -521,6 +522,8 @@ export function dropboxStatusView(snapshot: DropboxSnapshot, ledger: DropboxLedg
     recordedCount: ledger.recordedCount,
     pendingReset: ledger.pendingReset,
     lastFrameAt: c.lastFrameAt === null ? null : new Date(c.lastFrameAt).toISOString(),
+    /** The board's own seq in its last frame (a reboot starts it again from 0). */
+    lastSeq: c.lastSeq,
     counters: { ...c.counters, malformedTotal },
     recentFrames: c.recentFrames,
     commands: { state: v.commands, inFlight: c.inFlight, queued: c.queue.length },

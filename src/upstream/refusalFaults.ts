@@ -9,12 +9,15 @@
  *   e.g. SELF_SIGNED_CERT_IN_CHAIN for a wrong CA, ERR_TLS_CERT_ALTNAME_INVALID for a
  *   host name the broker's certificate does not name);
  * - `upstream.credentials_unreadable`: a credential file went bad after start;
- * - `upstream.subscribe_refused`: SUBACK refused a subscription (`reason`: 0x80 or the 5.0 code).
+ * - `upstream.subscribe_refused`: SUBACK refused a subscription (`reason`: 0x80 or the 5.0 code);
+ * - `upstream.connection_dropped`: the broker took the connection and closed it within
+ *   BROKER_LINK_STABLE_MS twice in a row (Mosquitto drops a 3.1.1 client that publishes where its ACL
+ *   denies it); recovered once a connection stays up that long.
  */
 import { isKioskError } from '../errors.js';
 import type { NewEvent } from './events.js';
 
-export type RefusalCode = 'upstream.connect_refused' | 'upstream.tls_failed' | 'upstream.credentials_unreadable' | 'upstream.subscribe_refused';
+export type RefusalCode = 'upstream.connect_refused' | 'upstream.tls_failed' | 'upstream.credentials_unreadable' | 'upstream.subscribe_refused' | 'upstream.connection_dropped';
 
 export interface Refusal {
   code: RefusalCode;
@@ -69,8 +72,14 @@ export class RefusalFaults {
     for (const code of ['upstream.connect_refused', 'upstream.tls_failed', 'upstream.credentials_unreadable'] as const) this.recover(code);
   }
 
+  /** The broker confirmed the subscriptions: the session works again. */
   subscribed(): void {
     this.recover('upstream.subscribe_refused');
+  }
+
+  /** A connection stayed up: the broker keeps the kiosk's session again. */
+  stable(): void {
+    this.recover('upstream.connection_dropped');
   }
 
   private recover(code: RefusalCode): void {

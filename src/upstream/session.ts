@@ -26,6 +26,12 @@ import { RefusalFaults, classifyConnectError, classifySubscribeError } from './r
 export const BROKER_LINK_POLICY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 1 };
 /** Down this long (or never up since start) → a `device.fault` upstream.disconnected event. */
 export const UPSTREAM_FAULT_AFTER_MS = 10_000;
+/**
+ * Connected this long before the backoff starts again from its first wait: a broker that
+ * takes the connection and drops it at once (an ACL that denies this identity) is retried
+ * with a growing wait, not every BROKER_LINK_POLICY.initialMs.
+ */
+export const BROKER_LINK_STABLE_MS = 10_000;
 /** TCP connect + CONNACK must complete within this. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** MQTT keepalive: a dead broker is noticed within about 1.5× this. */
@@ -128,6 +134,11 @@ export class UpstreamSession {
   private faultRaised = false;
   /** A broker that refuses us: one fault per reason, recovered once accepted (refusalFaults.ts). */
   private readonly refusals: RefusalFaults;
+  /** When the current connection was taken, and the timer that calls it stable. */
+  private connectedAt = 0;
+  /** Connections in a row the broker closed within BROKER_LINK_STABLE_MS (one may be a crash). */
+  private quickDrops = 0;
+  private stableTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: UpstreamSessionOptions) {
     this.refusals = new RefusalFaults((e) => opts.record(e));
@@ -138,6 +149,7 @@ export class UpstreamSession {
     const machine = createLinkMachine<undefined>({
       name: 'broker',
       policy: { ...BROKER_LINK_POLICY, ...opts.backoff },
+      stableMs: BROKER_LINK_STABLE_MS,
       connection: this.connectionLogic(),
       log: opts.log,
       logFields: () => ({ url: redactUrl(opts.url) }),
@@ -160,6 +172,8 @@ export class UpstreamSession {
     if (!this.running) return;
     this.running = false;
     this.clearFaultTimer();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
     const client = this.client;
     const wasConnected = this.connected;
     // Not connected: stop retrying now, and drop any attempt in flight.
@@ -265,6 +279,13 @@ export class UpstreamSession {
         client.removeAllListeners('message');
         client.end(true);
         this.closedOn(client);
+        if (this.stableTimer) clearTimeout(this.stableTimer);
+        this.stableTimer = null;
+        if (opened && Date.now() - this.connectedAt < BROKER_LINK_STABLE_MS) this.quickDrops++;
+        // Twice in a row: a broker that keeps refusing the session, not one that crashed.
+        if (opened && this.quickDrops >= 2) {
+          this.refusals.note({ code: 'upstream.connection_dropped', reason: 'closed_after_connect', detail: `the broker accepted the connection and closed it within ${BROKER_LINK_STABLE_MS / 1000} s: check its ACL for this kiosk's identity and topics` });
+        }
         const message = attemptError ?? 'connection closed';
         send(opened ? { type: 'LINK.LOST', message } : { type: 'LINK.OPEN_FAILED', message });
       });
@@ -297,6 +318,13 @@ export class UpstreamSession {
     this.everConnected = true;
     this.clearFaultTimer();
     this.refusals.connected();
+    this.connectedAt = Date.now();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = null;
+      this.quickDrops = 0;
+      this.refusals.stable();
+    }, BROKER_LINK_STABLE_MS).unref();
     this.opts.log.info({ url: redactUrl(this.opts.url), sessionPresent: connack.sessionPresent }, 'upstream connected');
     const { replies, queues, status } = this.opts.topics;
     client.subscribe([replies, queues], { qos: 1 }, (err) => {

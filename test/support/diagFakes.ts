@@ -39,6 +39,7 @@ export function dropboxView(): DropboxDiagnosticsView {
     recordedCount: 7,
     pendingReset: null,
     lastFrameAt: '2026-11-28T09:00:00.000Z',
+    lastSeq: 41,
     counters: {
       frames: 1200,
       malformed: { too_long: 0, not_ascii: 0, bad_syntax: 1, bad_checksum: 2, unknown_type: 0, bad_args: 0 },
