@@ -57,6 +57,12 @@ describe('configuration file', () => {
     expect(configError({ ...example, services: [...services, services[0]] }).message).toContain('duplicate service id');
   });
 
+  it('says which column counts a printer can have, and refuses a PIN hash that kiosk pin-hash did not make', () => {
+    expect(configError({ ...example, printer: { type: 'epson', interface: 'tcp://127.0.0.1:9100', columns: 40 } }).message).toMatch(/printer\.columns.*32, 42, 48/);
+    // A PIN written where its hash belongs would lock every technician out without a word.
+    expect(configError({ ...example, diagnostics: { pinHash: '1234' } }).message).toMatch(/diagnostics\.pinHash.*kiosk pin-hash/);
+  });
+
   it('treats dropbox and scanner as optional and hours absent as always open', () => {
     const { dropbox: _d, scanner: _s, hours: _h, ...rest } = example;
     const c = parseConfig(rest, '/tmp/k.json');

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
-import { ErrorCode, KioskError } from '../errors.js';
-import { resolveUpstreamPaths } from '../upstream/connectOptions.js';
+import { ErrorCode, KioskError, isKioskError } from '../errors.js';
+import { loadUpstreamAccess, resolveUpstreamPaths } from '../upstream/connectOptions.js';
 import { configSchema, type KioskConfig } from './schema.js';
 
 export function parseConfig(raw: unknown, file: string): KioskConfig {
@@ -36,7 +36,16 @@ export function loadConfigFile(file: string): KioskConfig {
   } catch (e) {
     throw new KioskError(ErrorCode.ConfigInvalidJson, `config ${file}: invalid JSON: ${(e as Error).message}`, { file });
   }
-  return parseConfig(raw, file);
+  const config = parseConfig(raw, file);
+  // The files the config names (password, CA, certificate, key) are part of it: a bad one
+  // is a config error naming this file too. The controller reads them again at start.
+  try {
+    loadUpstreamAccess(config.upstream);
+  } catch (e) {
+    if (isKioskError(e) && e.code === ErrorCode.ConfigInvalid) throw new KioskError(ErrorCode.ConfigInvalid, e.message.replace(/^config: /, `config ${file}: `), { ...e.context, file });
+    throw e;
+  }
+  return config;
 }
 
 function describeIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { PRINTER_COLUMNS, PRINTER_FAMILIES, PRINTER_MODELS, PRINTER_MODEL_KEYS } from '../../devices/printer/models/index.js';
 import { accessibilitySchema } from './accessibility.js';
+import { isPinHash } from '../http/pin.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00–24:00)');
 const interval = z.tuple([hhmm, hhmm]).refine(([a, b]) => a < b, 'an interval must end after it starts');
@@ -62,7 +63,9 @@ export const configSchema = z
         model: z.enum(PRINTER_MODEL_KEYS).optional(),
         /** Font A characters per line (CONTRACT §4): 32, 42 or 48; absent: the model's, or 48 without a model. */
         columns: z
-          .union(PRINTER_COLUMNS.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<42>, z.ZodLiteral<48>])
+          .union(PRINTER_COLUMNS.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<42>, z.ZodLiteral<48>], {
+            error: `characters per line of font A: one of ${PRINTER_COLUMNS.join(', ')} (48 on 80 mm paper with a 576-dot head, 42 with a 512-dot head, 32 on 58 mm paper)`,
+          })
           .optional(),
         interface: z
           .string()
@@ -126,7 +129,7 @@ export const configSchema = z
     hours: hoursSchema.optional(),
     diagnostics: z
       .object({
-        pinHash: z.string().min(1),
+        pinHash: z.string().refine(isPinHash, 'the output of `kiosk pin-hash` ("scrypt$N$r$p$salt$hash"); a PIN itself is never stored'),
         /** Minutes of inactivity after which a diagnostics session ends (project key). */
         sessionIdleMinutes: z.number().int().min(1).max(120).default(5),
       })
