@@ -126,7 +126,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
   let dropbox: Controller['dropbox'] = null;
   if (config.dropbox) {
     const boxLog = log.child({ part: 'dropbox' });
-    const ledger = new DropboxLedger(outbox, config.dropbox.id, boxLog);
+    const ledger = new DropboxLedger(outbox, config.dropbox.id, boxLog, { capacity: config.dropbox.capacity });
     const machine = createDropboxMachine({ ledger, log: boxLog, now: Date.now, boardPort: createBoardPortLogic(openSerial, { batch: (fn) => outbox.transaction(fn) }) });
     const actor = createActor(machine, { input: { box: config.dropbox.id, path: config.dropbox.port, baudRate: config.dropbox.baudRate } });
     actor.subscribe({ error: (err) => boxLog.fatal({ err: (err as Error).message }, 'drop-box machine stopped on an error') });

@@ -167,7 +167,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
             break;
           case 'HB':
           case 'DROP':
-            ledger.observeCount(f.dropCount, f.type === 'DROP');
+            ledger.observeCount(f.dropCount, f.type === 'DROP', f.seq);
             break;
           case 'FILL':
             if (f.percent !== context.fillPercent) record([{ type: 'dropbox.fill', data: { box, percent: f.percent, level: fillLevel(f.percent) } }]);
