@@ -31,6 +31,7 @@ import { typicalTicketLengthMm } from './printer/paperForecast.js';
 import { createLogRing } from './http/logRing.js';
 import { encodeTestPage } from '../devices/printer/ticketLayout.js';
 import { lockDataDir } from './dataDirLock.js';
+import { RefusalEvents } from './http/refusalEvents.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
 import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
@@ -231,7 +232,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
     }).start();
   }
 
-  const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
+  const refusals = new RefusalEvents((e) => outbox.append([e]), log.child({ part: 'http' }));
+  const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }), onRefused: refusals.note });
   registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
   registerTicketRoutes(http, tickets);
   registerKioskRoutes(http, { tickets, scanner, deposits });
@@ -304,6 +306,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
           ui.stop();
           await http.close().catch(() => undefined);
           diag.stop(); // records diag.logout for open sessions: before the outbox closes
+          refusals.flush();
           outboxDiag.stop();
           deposits?.stop();
           collections?.stop();
