@@ -22,6 +22,7 @@ import type { EventEnvelope } from '../src/upstream/events.js';
 import { startPtyBoard, type PtyBoard } from './board/ptyBoard.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
+import { hashPin } from '../src/http/pin.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
 import { startPtyScanner, type PtyScanner } from './scanner/scannerSimulator.js';
 
@@ -44,6 +45,9 @@ export const SIM_SERVICES = [
   { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' }, online: true },
   { id: 'atendimento-geral', prefix: 'G', name: { 'pt-PT': 'Atendimento geral', en: 'General enquiries' } },
 ];
+
+/** The simulator's diagnostics PIN, printed at start (a demo kiosk, not a secret). */
+export const SIM_DIAG_PIN = '1234';
 
 export interface KioskSim {
   controller: Controller;
@@ -96,6 +100,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
         scanner: { port: scanner.controllerPath, baudRate: 9600 },
         upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 1500 },
         services: SIM_SERVICES,
+        diagnostics: { pinHash: await hashPin(SIM_DIAG_PIN) },
       },
       join(dataDir, 'sim-config.json'),
     );
@@ -158,6 +163,7 @@ export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
   const { board, scanner, printer, central, controller } = sim;
   console.log(`kiosk simulator running
   touch UI and API   ${controller.url}/   (health: ${controller.url}/api/health)
+  diagnostics        ${controller.url}/diag   demo PIN ${SIM_DIAG_PIN}  (kiosk diag status --url ${controller.url})
   printed tickets    ${join(sim.dataDir, 'printed')}  (job-NNNN.txt and .png)
   MQTT broker        ${sim.broker.url}  (topics siga/lisboa-01/#)
   board serial port  ${board.controllerPath}

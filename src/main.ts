@@ -32,6 +32,7 @@ import { createLogRing } from './http/logRing.js';
 import { encodeTestPage } from '../devices/printer/ticketLayout.js';
 import { lockDataDir } from './dataDirLock.js';
 import { RefusalEvents } from './http/refusalEvents.js';
+import { endLockoutOnKeySwitch, listenLocalDiag } from './http/localDiag.js';
 import { createLogger, type Logger } from './log.js';
 import { DropboxLedger } from './machines/dropboxLedger.js';
 import { createDropboxMachine, dropboxStatusView, type DropboxMachine } from './machines/dropboxMachine.js';
@@ -274,12 +275,15 @@ export async function startController(config: KioskConfig, options: ControllerOp
     paperForecast: paper ? () => paper!.view() : null,
     collection: dropbox ? () => collectionStatus(dropboxStatusView(dropbox.actor.getSnapshot(), dropbox.ledger), collections?.view() ?? null) : null,
     defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
+    refused: refusals.note,
     record: (e) => {
       outbox.append([e]);
     },
   });
   registerDiagPageRoutes(http);
   const { url } = await http.listen();
+  await listenLocalDiag(http, config.dataDir, log.child({ part: 'diag' }));
+  const stopKeySwitchWatch = dropbox ? endLockoutOnKeySwitch(dropbox.actor, diag.auth) : () => undefined;
   uiBaseUrl = url;
   ui.start();
   log.info({ url, kiosk: config.kiosk.id, version: VERSION }, 'kiosk controller started');
@@ -305,6 +309,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
           uiRoutes.stop();
           ui.stop();
           await http.close().catch(() => undefined);
+          stopKeySwitchWatch();
           diag.stop(); // records diag.logout for open sessions: before the outbox closes
           refusals.flush();
           outboxDiag.stop();

@@ -100,7 +100,7 @@ describe('cross-site requests in Chromium', () => {
     const jobsBefore = printer.jobs.length;
 
     await page.goto(attackerUrl);
-    const sent = await page.evaluate(() => (window as unknown as { done: Promise<string[]> }).done);
+    const sent = await page.evaluate(() => (globalThis as unknown as { done: Promise<string[]> }).done);
     expect(sent).toEqual(ATTACKS.map(() => 'sent'));
 
     expect(events('diag.action')).toEqual([]);

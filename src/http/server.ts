@@ -5,7 +5,8 @@
  * so a web page elsewhere cannot reach the API through DNS rebinding.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { chmodSync, rmSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { crossSiteRefusal, lingerOnClose } from './requestGuards.js';
 
@@ -19,6 +20,8 @@ export interface HttpRequest {
   /** Parsed JSON body for POST/PUT (validated by the handler). */
   body: unknown;
   raw: IncomingMessage;
+  /** Came over the local socket (listenLocal): only the kiosk's own account can connect there. */
+  local?: boolean;
 }
 
 export interface HttpReply {
@@ -55,6 +58,8 @@ export class HttpServer {
   private readonly routes: Route[] = [];
   private readonly guards: Array<{ prefix: string; check: (req: IncomingMessage) => HttpReply | null }> = [];
   private readonly allowedHosts = new Set<string>();
+  private localServer: Server | null = null;
+  private readonly localSockets = new WeakSet<Socket>();
 
   constructor(
     private readonly opts: { host: string; port: number; log: Logger; onRefused?: (r: HttpRefusal) => void },
@@ -95,8 +100,41 @@ export class HttpServer {
     return { host: this.opts.host, port: addr.port, url: `http://${host}:${addr.port}` };
   }
 
+  /**
+   * Also serves the same routes on a Unix socket at `path`, mode 0600: file permissions
+   * say who may connect, so `kiosk diag` on the kiosk itself is not subject to the HTTP
+   * lockout (requests carry `local: true`).
+   */
+  async listenLocal(path: string): Promise<void> {
+    rmSync(path, { force: true }); // a socket left by a killed controller (we hold the data folder's lock)
+    const server = createServer((req, res) => {
+      this.localSockets.add(req.socket);
+      void this.handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Created 0600 from the start (bind happens inside listen): no window where others could connect.
+      const umask = process.umask(0o177);
+      try {
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
+    });
+    chmodSync(path, 0o600);
+    this.localServer = server;
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
+    const local = this.localServer;
+    if (local) {
+      local.closeAllConnections();
+      await new Promise<void>((resolve) => local.close(() => resolve()));
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -153,7 +191,8 @@ export class HttpServer {
         }
       }
     }
-    return route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body, raw: req }, res);
+    const local = this.localSockets.has(req.socket);
+    return route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body, raw: req, local }, res);
   }
 
   private refuse(req: IncomingMessage, reply: HttpReply, reason: string, path: string): HttpReply {
