@@ -162,9 +162,12 @@ export async function startController(config: KioskConfig, options: ControllerOp
     central: upstream,
     printer,
     log: log.child({ part: 'tickets' }),
+    dataDir: config.dataDir,
+    storageFull: () => outbox.isFull(),
     ...(options.now ? { now: options.now } : {}),
     ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
   }).start();
+  outbox.on('space', () => tickets.roomAgain());
 
   let scanner: ScannerDriver | null = null;
   let stopScannerEvents = (): void => undefined;
