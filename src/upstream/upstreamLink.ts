@@ -17,12 +17,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
+import { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { NewEvent } from './events.js';
 import type { OutboxRow, OutboxStore } from './outbox.js';
 import { withTimeout } from '../withTimeout.js';
+import { connectGuarded } from './inboundSizeGuard.js';
+import { queueStateSchema, type QueueState } from './queueState.js';
 
 /** First reconnect delay cap; doubles per failed attempt up to RECONNECT_MAX_MS (full jitter below it). */
 export const RECONNECT_INITIAL_MS = 500;
@@ -93,18 +95,7 @@ export interface UpstreamStatus {
 export type CentralError = { code: string; message: string } & Record<string, unknown>;
 export type RequestResult<T> = { ok: true; data: T } | { ok: false; error: CentralError } | { timeout: true };
 
-/** Retained queue state on `P/S/queues`. Unknown keys are tolerated, wrong types are not. */
-export const queueStateSchema = z
-  .object({
-    v: z.literal(1),
-    ts: z.string(),
-    services: z.record(
-      z.string(),
-      z.object({ waiting: z.number().int().min(0), estimatedWaitMin: z.number().min(0).nullable().optional() }).loose(),
-    ),
-  })
-  .loose();
-export type QueueState = z.output<typeof queueStateSchema>;
+export { queueStateSchema, type QueueState };
 
 const replySchema = z.discriminatedUnion('ok', [
   z.object({ v: z.literal(1), id: z.string().min(1), ok: z.literal(true), data: z.unknown() }).loose(),
@@ -175,7 +166,7 @@ export class UpstreamLink {
       replies: `${base}/${opts.kiosk}/replies`,
       queues: `${base}/queues`,
     };
-    this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
+    this.connectFn = opts.connect ?? ((url, o) => connectGuarded(url, o, (m) => this.queuesLog.warn({ topic: m.topic, bytes: m.bytes }, 'message from the broker over 256 KiB dropped unread')));
     this.backoff = {
       initialMs: opts.backoff?.initialMs ?? RECONNECT_INITIAL_MS,
       maxMs: opts.backoff?.maxMs ?? RECONNECT_MAX_MS,
