@@ -48,16 +48,22 @@ async function main(): Promise<number> {
       }
     })();
     const sampler = setInterval(() => rig.sample(), 5000);
-    // Kill cycles spread over the run, the other faults between them.
-    const killEveryMs = (minutes * 60_000) / Math.max(1, killCycles);
-    let nextKill = Date.now() + killEveryMs * (0.5 + Math.random());
+    // Kill cycles spread over the first two thirds; the last third is one long life, for
+    // the RSS and descriptor growth check. The other faults run all along.
+    const killPhaseEnd = started + (minutes * 60_000 * 2) / 3;
+    const nextKillAt = () => {
+      const left = killCycles - rig.kills;
+      if (left <= 0) return Infinity;
+      return Date.now() + Math.max(300, (killPhaseEnd - Date.now()) / left) * (0.5 + Math.random());
+    };
+    let nextKill = nextKillAt();
     while (Date.now() < endAt) {
       const now = Date.now();
       if (now >= nextKill) {
         await rig.killController();
         if (Math.random() < 0.5) rig.board.sim.drop(1 + Math.floor(Math.random() * 3)); // counted while it is dead
         await rig.startController();
-        nextKill = Date.now() + killEveryMs * (0.5 + Math.random());
+        nextKill = Date.now() >= killPhaseEnd ? Infinity : nextKillAt();
         continue;
       }
       const r = Math.random();
