@@ -109,7 +109,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
     dataDirLock.release();
     throw e;
   }
-  outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
+  // A full disk must not keep the kiosk from starting: recorded once there is room.
+  outbox.appendSoon([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
   const upstream = new UpstreamLink({
     url: config.upstream.url,

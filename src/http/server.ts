@@ -134,6 +134,7 @@ export class HttpServer {
     if (local) {
       local.closeAllConnections();
       await new Promise<void>((resolve) => local.close(() => resolve()));
+      this.localServer = null;
     }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -157,7 +158,7 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<HttpReply | null> {
-    if (!this.hostAllowed(req.headers.host)) return jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself');
+    if (!this.hostAllowed(req.headers.host)) return this.refuse(req, jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself'), 'bad_host', (req.url ?? '/').split('?')[0]!);
     const url = new URL(req.url ?? '/', 'http://kiosk.local');
     const path = url.pathname;
     const crossSite = crossSiteRefusal(req.method, req.headers);

@@ -345,6 +345,22 @@ export class OutboxStore implements StateLog {
     return this.nextSeq - 1;
   }
 
+  /**
+   * Appends `events` now, or — when the outbox is full — as soon as it has room (kept in
+   * memory, in order, with the full/room alarms): for events that must not stop the
+   * controller, such as kiosk.started on a full disk. A crash before then loses them.
+   */
+  appendSoon(events: readonly NewEvent[]): void {
+    try {
+      this.append(events);
+    } catch (e) {
+      if (!(e instanceof KioskError) || e.code !== ErrorCode.OutboxFull) throw e;
+      this.opts.log.warn({ types: events.map((ev) => ev.type) }, 'outbox full: events kept in memory until there is room');
+      for (const ev of events) this.alarms.push(ev);
+      this.ensureDiskTimer();
+    }
+  }
+
   /** True while the last append was refused for space (cap or disk) and not enough has been freed since. */
   isFull(): boolean {
     this.checkDisk(this.diskFull);
