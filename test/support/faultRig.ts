@@ -142,10 +142,12 @@ export class FaultRig {
   /** The broker killed -9 and started again; the kiosk is held off until the collector is back. */
   async killBroker(): Promise<void> {
     this.proxy.mode = 'refuse';
+    // Counted before the kill: the collector may be back before restart() resolves.
+    const connects = this.collector.connects;
     await this.broker.stop('SIGKILL');
     this.brokerKills++;
     await this.broker.restart();
-    await this.collector.subscribed(this.collector.connects + 1);
+    await this.collector.subscribed(connects + 1);
     this.proxy.mode = 'forward';
   }
 
