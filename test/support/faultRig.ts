@@ -287,13 +287,16 @@ export class FaultRig {
       if (other) problems.push(`seq ${e.seq} carried by two different events (${other.type}, ${e.type})`);
       bySeq.set(e.seq, e);
     }
-    const maxSeq = Math.max(0, ...bySeq.keys());
+    // Not Math.max(...keys): a soak has far more events than arguments fit on the stack.
+    let maxSeq = 0;
+    for (const seq of bySeq.keys()) if (seq > maxSeq) maxSeq = seq;
     const gaps: number[] = [];
     for (let s = 1; s <= maxSeq; s++) if (!bySeq.has(s)) gaps.push(s);
     if (gaps.length) problems.push(`${gaps.length} seq gap(s), first ${gaps.slice(0, 10).join(', ')}`);
     const counts = ev.filter((e) => e.type === 'dropbox.deposit').map((e) => (e.data as { count: number }).count);
     const envelopes = this.board.sim.state.dropCount;
-    const dup = counts.filter((c, i) => counts.indexOf(c) !== i);
+    const seenCounts = new Set<number>();
+    const dup = counts.filter((c) => seenCounts.has(c) || (seenCounts.add(c), false));
     if (dup.length) problems.push(`deposit counts recorded twice: ${[...new Set(dup)].slice(0, 10).join(', ')}`);
     const invented = counts.filter((c) => c < 1 || c > envelopes);
     if (invented.length) problems.push(`${invented.length} invented deposit(s) beyond the board's ${envelopes}: ${invented.slice(0, 5).join(', ')}`);
@@ -302,7 +305,8 @@ export class FaultRig {
     for (let c = 1; c <= envelopes; c++) if (!have.has(c)) missing.push(c);
     if (missing.length) problems.push(`${missing.length} envelope(s) never recorded: ${missing.slice(0, 10).join(', ')}`);
     const issued = ev.filter((e) => e.type === 'ticket.issued').map((e) => (e.data as { ticket: string }).ticket);
-    const issuedTwice = issued.filter((t, i) => issued.indexOf(t) !== i);
+    const seenTickets = new Set<string>();
+    const issuedTwice = issued.filter((t) => seenTickets.has(t) || (seenTickets.add(t), false));
     if (issuedTwice.length) problems.push(`ticket number(s) issued twice: ${issuedTwice.slice(0, 10).join(', ')}`);
     for (const [t, n] of this.answered) {
       if (n > 1) problems.push(`ticket ${t} answered 201 twice`);
