@@ -25,6 +25,7 @@ import { typescriptBoardOf, type BoardKind, type SimulatedBoard } from './board/
 import { startFirmwareBoard, type FirmwareBoard } from './firmware/firmwareBoard.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startCentralSimulator, type CentralSimulator } from './central/centralSimulator.js';
+import { hashPin } from '../src/http/pin.js';
 import { startSimulatedPrinter, type SimulatedPrinter } from './printer/simulatedPrinter.js';
 import { startPtyScanner, type PtyScanner } from './scanner/scannerSimulator.js';
 
@@ -47,6 +48,9 @@ export const SIM_SERVICES = [
   { id: 'contribuicoes', prefix: 'C', name: { 'pt-PT': 'Contribuições', en: 'Contributions' }, online: true },
   { id: 'atendimento-geral', prefix: 'G', name: { 'pt-PT': 'Atendimento geral', en: 'General enquiries' } },
 ];
+
+/** The simulator's diagnostics PIN, printed at start (a demo kiosk, not a secret). */
+export const SIM_DIAG_PIN = '1234';
 
 export interface KioskSim {
   controller: Controller;
@@ -122,6 +126,7 @@ export async function startKioskSim(opts: StartKioskSimOptions = {}): Promise<Ki
         upstream: { url: broker.url, prefix: 'siga', requestTimeoutMs: 1500 },
         services: SIM_SERVICES,
         accessibility: { speech: `dir:${speechDir}`, headset: headset.path, volume: 60 },
+        diagnostics: { pinHash: await hashPin(SIM_DIAG_PIN) },
       },
       join(dataDir, 'sim-config.json'),
     );
@@ -213,6 +218,7 @@ export async function runKioskSim(opts: SimCommandOptions): Promise<void> {
   console.log(`kiosk simulator running
   drop-box board     ${device.kind === 'firmware' ? 'reference firmware on an emulated ATmega328P (simavr)' : 'TypeScript board simulator'}, protocol v2
   touch UI and API   ${controller.url}/   (health: ${controller.url}/api/health)
+  diagnostics        ${controller.url}/diag   demo PIN ${SIM_DIAG_PIN}  (kiosk diag status --url ${controller.url})
   printed tickets    ${join(sim.dataDir, 'printed')}  (job-NNNN.txt and .png)
   MQTT broker        ${sim.broker.url}  (topics siga/lisboa-01/#)
   board serial port  ${device.controllerPath}

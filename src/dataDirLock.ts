@@ -29,10 +29,18 @@ export function lockDataDir(dataDir: string): DataDirLock {
     db.pragma('locking_mode = EXCLUSIVE');
     // The first write takes the exclusive lock; in this mode it is kept until close.
     db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since TEXT NOT NULL)');
-    db.transaction(() => {
-      db!.prepare('DELETE FROM holder').run();
-      db!.prepare('INSERT INTO holder (pid, since) VALUES (?, ?)').run(process.pid, new Date().toISOString());
-    })();
+    try {
+      db.transaction(() => {
+        db!.prepare('DELETE FROM holder').run();
+        db!.prepare('INSERT INTO holder (pid, since) VALUES (?, ?)').run(process.pid, new Date().toISOString());
+      })();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_FULL') throw e;
+      // A full disk must not keep the kiosk from starting: the exclusive lock is taken
+      // without writing a page (kept until close in this mode); the holder row is left stale.
+      db.exec('BEGIN EXCLUSIVE');
+      db.exec('COMMIT');
+    }
   } catch (e) {
     db?.close();
     const code = (e as { code?: unknown } | null)?.code;

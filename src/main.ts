@@ -29,6 +29,8 @@ import { registerKioskRoutes } from './http/kioskRoutes.js';
 import { HttpServer } from './http/server.js';
 import { registerTicketRoutes } from './http/ticketRoutes.js';
 import { registerUiRoutes } from './http/uiRoutes.js';
+import { endLockoutOnKeySwitch, listenLocalDiag } from './http/localDiag.js';
+import { RefusalEvents } from './http/refusalEvents.js';
 import { Lifecycle } from './lifecycle.js';
 import type { UiTimings } from './machines/kioskUiMachine.js';
 import type { PrintDocument, Printer } from './facades/printer.js';
@@ -147,7 +149,8 @@ export async function startController(config: KioskConfig, options: ControllerOp
     const outboxPart = await life.start('outbox', () => startOutbox({ dataDir: config.dataDir, kiosk, outboxMaxMb: config.upstream.outboxMaxMb }, { log: log.child({ part: 'outbox' }) }));
     life.onStop('outbox', outboxPart.stop);
     const outbox = outboxPart.facade;
-    outbox.append([{ type: 'kiosk.started', data: { version: VERSION } }]);
+    // A full disk must not keep the kiosk from starting: recorded once there is room.
+    outbox.appendSoon([{ type: 'kiosk.started', data: { version: VERSION } }]);
 
     const upstreamPart = await life.start('upstream link', () =>
       startUpstream(config.upstream, kiosk, {
@@ -187,10 +190,14 @@ export async function startController(config: KioskConfig, options: ControllerOp
       central: upstream,
       printer,
       log: log.child({ part: 'tickets' }),
+      dataDir: config.dataDir,
+      storageFull: () => outbox.isFull(),
       ...(options.now ? { now: options.now } : {}),
       ...(options.ticketTimings ? { timings: options.ticketTimings } : {}),
     }).start();
     life.onStop('ticket desk', () => tickets.stop());
+    // A ticket printed while the disk was full is recorded once there is room.
+    life.onStop('ticket desk room watch', outbox.on('space', () => tickets.roomAgain()));
 
     let scanner: Scanner | null = null;
     if (config.scanner) {
@@ -247,7 +254,9 @@ export async function startController(config: KioskConfig, options: ControllerOp
       collections = desk;
     }
 
-    const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }) });
+    const refusals = new RefusalEvents((e) => outbox.append([e]), log.child({ part: 'http' }));
+    life.onStop('refusal events', () => refusals.flush());
+    const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }), onRefused: refusals.note });
     registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
     registerTicketRoutes(http, tickets);
     registerKioskRoutes(http, { tickets, scanner, deposits });
@@ -290,6 +299,7 @@ export async function startController(config: KioskConfig, options: ControllerOp
       paperForecast: paper ? () => paper.view() : null,
       collection: dropbox ? () => collectionStatus(dropbox.status(), collections?.view() ?? null) : null,
       defaultUnlockMs: config.dropbox?.unlockMs ?? 30_000,
+      refused: refusals.note,
       record: (e) => {
         outbox.append([e]);
       },
@@ -299,6 +309,9 @@ export async function startController(config: KioskConfig, options: ControllerOp
     registerDiagPageRoutes(http);
     const { url } = await life.start('HTTP server', () => listen(http, config.http));
     life.onStop('HTTP server', () => http.close().catch(() => undefined));
+    // `kiosk diag` on the kiosk itself: a socket only the data folder's owner can reach, never locked out.
+    await listenLocalDiag(http, config.dataDir, log.child({ part: 'diag' }));
+    if (dropbox) life.onStop('key switch watch', endLockoutOnKeySwitch(dropbox, diag.auth));
     uiBaseUrl = url;
     ui.start();
     life.onStop('touch UI', () => ui.stop());

@@ -137,6 +137,8 @@ describe('drop-box machine', () => {
 
     // Frames lost: the board counted 2 and 3 while we heard nothing, then DROP 4.
     await board({ type: 'DROP', dropCount: 4 }, { seq: boardSeq + 2 });
+    expect(deposits()).toHaveLength(1); // a jump is believed once a second frame agrees
+    await board({ type: 'HB', uptimeS: 3, dropCount: 4 });
     expect(deposits().map((d) => [d.count, d.inferred])).toEqual([
       [1, false],
       [2, true],
@@ -149,6 +151,8 @@ describe('drop-box machine', () => {
   it('turns envelopes counted before the controller first saw the board into inferred deposits', async () => {
     await board({ type: 'HELLO', version: 1, firmware: 'fw1', boardId: 'B1' });
     await board({ type: 'HB', uptimeS: 100, dropCount: 3 });
+    expect(deposits()).toEqual([]);
+    await board({ type: 'HB', uptimeS: 101, dropCount: 3 });
     expect(deposits().map((d) => [d.count, d.inferred])).toEqual([
       [1, true],
       [2, true],
@@ -158,12 +162,14 @@ describe('drop-box machine', () => {
 
   it('after a controller restart records only the envelopes dropped while it was down', async () => {
     await board({ type: 'DROP', dropCount: 5 });
+    await board({ type: 'HB', uptimeS: 8, dropCount: 5 });
     expect(deposits()).toHaveLength(5);
     actor.stop();
     await vi.waitFor(() => expect(serial.isOpen(PORT)).toBe(false));
     start(); // same outbox: the recorded count survived
     await portOpen();
     await board({ type: 'HB', uptimeS: 9, dropCount: 8 }, { seq: 40 });
+    await board({ type: 'HB', uptimeS: 10, dropCount: 8 });
     expect(deposits().map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(deposits().slice(5).every((d) => d.inferred)).toBe(true);
   });
@@ -236,7 +242,7 @@ describe('drop-box machine', () => {
   it('an authorised collection records the count, sends RESET with it, and starts again from zero once ACKed', async () => {
     await boardAnswersStatus();
     await board({ type: 'DOOR', state: 'CLOSED' });
-    await board({ type: 'DROP', dropCount: 3 });
+    for (const n of [1, 2, 3]) await board({ type: 'DROP', dropCount: n });
     actor.send({ type: 'DROPBOX.UNLOCK', ms: 30_000 });
     const unlock = await expectCommand('UNLOCK');
     expect(unlock.command).toEqual({ type: 'UNLOCK', ms: 30_000 });
@@ -260,7 +266,7 @@ describe('drop-box machine', () => {
   it('resends an unacknowledged RESET, reports it after the last attempt, and tries again later', async () => {
     await boardAnswersStatus();
     await board({ type: 'DOOR', state: 'CLOSED' });
-    await board({ type: 'DROP', dropCount: 2 });
+    for (const n of [1, 2]) await board({ type: 'DROP', dropCount: n });
     actor.send({ type: 'DROPBOX.UNLOCK', ms: 30_000 });
     await board({ type: 'ACK', cmdSeq: (await expectCommand('UNLOCK')).seq });
     await board({ type: 'DOOR', state: 'OPEN' });
@@ -286,22 +292,27 @@ describe('drop-box machine', () => {
   it('takes a lost RESET ACK as done when the board reports a zeroed count', async () => {
     await boardAnswersStatus();
     await board({ type: 'DOOR', state: 'CLOSED' });
-    await board({ type: 'DROP', dropCount: 4 });
+    for (const n of [1, 2, 3, 4]) await board({ type: 'DROP', dropCount: n });
     actor.send({ type: 'DROPBOX.UNLOCK', ms: 30_000 });
     await board({ type: 'ACK', cmdSeq: (await expectCommand('UNLOCK')).seq });
     await board({ type: 'DOOR', state: 'OPEN' });
     await board({ type: 'DOOR', state: 'CLOSED' });
     await expectCommand('RESET');
     await board({ type: 'HB', uptimeS: 30, dropCount: 1 }, { seq: boardSeq + 1 }); // ACK lost, one new envelope
+    expect(ledger.pendingReset).toBe(4); // one frame is not enough
+    await board({ type: 'HB', uptimeS: 31, dropCount: 1 });
     expect(ledger.pendingReset).toBeNull();
     expect(deposits().map((d) => d.count)).toEqual([1, 2, 3, 4, 1]);
     expect(faults()).not.toContain('dropbox.count_regressed');
   });
 
   it('reports a count that goes backwards without a collection and follows the board from there', async () => {
-    await board({ type: 'DROP', dropCount: 6 });
+    for (const n of [1, 2, 3, 4, 5, 6]) await board({ type: 'DROP', dropCount: n });
     await board({ type: 'HB', uptimeS: 3, dropCount: 2 });
+    expect(faults()).not.toContain('dropbox.count_regressed'); // one frame is not believed
+    await board({ type: 'HB', uptimeS: 4, dropCount: 2 });
     expect(faults()).toContain('dropbox.count_regressed');
+    expect(ledger.recordedCount).toBe(2);
     await board({ type: 'DROP', dropCount: 3 });
     expect(deposits().map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 3]);
   });
@@ -351,8 +362,71 @@ describe('drop-box machine', () => {
     await portOpen();
     expect(serial.openCount(PORT)).toBeGreaterThanOrEqual(2);
     await board({ type: 'HB', uptimeS: 50, dropCount: 3 }, { seq: 30 });
+    await board({ type: 'HB', uptimeS: 51, dropCount: 3 });
     expect(deposits().map((d) => d.count)).toEqual([1, 2, 3]);
     // On reopen it asks the board for its state.
     await expectCommand('STATUS');
+  });
+  describe('plausible counts (CONTRACT §3): one corrupted or forged frame neither invents nor repeats deposits', () => {
+    /** A frame with a valid v1 checksum, as a forger or a lucky corruption would send it. */
+    const forged = (seq: number, ...fields: string[]) => formatFrame(seq, fields) + '\n';
+    async function rawFrame(line: string): Promise<void> {
+      const before = actor.getSnapshot().context.counters.frames;
+      serial.emitData(PORT, line);
+      await vi.waitFor(() => expect(actor.getSnapshot().context.counters.frames).toBe(before + 1));
+      boardSeq = (actor.getSnapshot().context.lastSeq! + 1) % 65536;
+    }
+    async function boardAt(count: number): Promise<void> {
+      for (let n = 1; n <= count; n++) await board({ type: 'DROP', dropCount: n });
+    }
+
+    it('DROP,4294967296 with a valid checksum records nothing but one count_implausible fault', async () => {
+      await boardAt(2);
+      await rawFrame(forged(boardSeq, 'DROP', '4294967296'));
+      await rawFrame(forged(boardSeq, 'HB', '9', '4294967296'));
+      await rawFrame(forged(boardSeq, 'HB', '10', '9007199254740991'));
+      expect(deposits()).toHaveLength(2);
+      expect(faults()).toEqual(['dropbox.count_implausible']);
+      expect(ledger.recordedCount).toBe(2);
+      await board({ type: 'DROP', dropCount: 3 });
+      expect(deposits().map((d) => d.count)).toEqual([1, 2, 3]);
+    });
+
+    it('a count above dropbox.capacity is never believed, even when every frame agrees', async () => {
+      actor.stop();
+      ledger = new DropboxLedger(eventLog, BOX, silentLogger(), { capacity: 10 });
+      const machine = createDropboxMachine({ ledger, log: silentLogger(), now: () => clock.now(), boardPort: createBoardPortLogic(serial) });
+      actor = createActor(machine, { clock, input: { box: BOX, path: PORT, baudRate: 115200 } });
+      actor.start();
+      await portOpen();
+      for (let i = 0; i < 5; i++) await board({ type: 'HB', uptimeS: i, dropCount: 11 });
+      expect(deposits()).toEqual([]);
+      expect(faults()).toEqual(['dropbox.count_implausible']);
+      await board({ type: 'HB', uptimeS: 9, dropCount: 10 });
+      await board({ type: 'HB', uptimeS: 10, dropCount: 10 });
+      expect(deposits()).toHaveLength(10);
+    });
+
+    it('one DROP,3 with the board at 11 changes nothing; the next true heartbeat records nothing again', async () => {
+      await boardAt(11);
+      await rawFrame(forged(boardSeq, 'DROP', '3'));
+      await board({ type: 'HB', uptimeS: 20, dropCount: 11 });
+      await board({ type: 'HB', uptimeS: 21, dropCount: 11 });
+      expect(deposits().map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(faults()).toEqual([]);
+      expect(ledger.recordedCount).toBe(11);
+    });
+
+    it('HB,7,11 corrupted into HB,6,10 (same v1 XOR checksum) does not yield a second deposit 11', async () => {
+      await boardAt(11);
+      const truth = forged(boardSeq, 'HB', '7', '11');
+      const corrupted = forged(boardSeq, 'HB', '6', '10');
+      expect(corrupted.slice(corrupted.indexOf('*'))).toBe(truth.slice(truth.indexOf('*')));
+      await rawFrame(corrupted);
+      await board({ type: 'HB', uptimeS: 8, dropCount: 11 });
+      await board({ type: 'DROP', dropCount: 12 });
+      expect(deposits().map((d) => d.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      expect(faults()).not.toContain('dropbox.count_regressed');
+    });
   });
 });

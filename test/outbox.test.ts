@@ -201,23 +201,28 @@ describe('the event outbox', () => {
     }
     expect(err).toBeInstanceOf(KioskError);
     expect((err as KioskError).code).toBe(ErrorCode.OutboxFull);
-    const stored = o.lastSeq();
+    // One alarm, in the room kept for it: device.fault outbox.full after the last deposit.
+    const alarm = JSON.parse(o.peek(o.lastSeq() - 1, 1)[0]!.payload) as { type: string; data: { code: string } };
+    expect([alarm.type, alarm.data.code]).toEqual(['device.fault', 'outbox.full']);
+    const stored = o.lastSeq() - 1;
     expect(stored).toBeGreaterThan(50);
-    expect(o.depth()).toBe(stored);
+    expect(o.depth()).toBe(stored + 1);
     expect(o.getState('dropbox.lastCount')).toBe(String(stored));
     expect(o.isFull()).toBe(true);
     expect(fullEvents).toHaveLength(1);
 
     // Still full: a second try changes nothing either.
     expect((thrown(() => o.append([deposit(0, pad)], { 'dropbox.lastCount': 'no' })) as KioskError).code).toBe(ErrorCode.OutboxFull);
-    expect(o.lastSeq()).toBe(stored);
+    expect(o.lastSeq()).toBe(stored + 1);
     expect(o.getState('dropbox.lastCount')).toBe(String(stored));
 
     o.ack(stored - 10);
     expect(o.isFull()).toBe(false);
     expect(spaceEvents).toHaveLength(1);
-    expect(o.append([deposit(0, pad)])[0]!.seq).toBe(stored + 1);
-    expect(o.peek(0, 100).map((r) => r.seq)).toEqual(Array.from({ length: 11 }, (_, i) => stored - 9 + i));
+    // The end of the alarm, then the next event.
+    expect(JSON.parse(o.peek(stored + 1, 1)[0]!.payload).type).toBe('device.recovered');
+    expect(o.append([deposit(0, pad)])[0]!.seq).toBe(stored + 3);
+    expect(o.peek(0, 100).map((r) => r.seq)).toEqual(Array.from({ length: 13 }, (_, i) => stored - 9 + i));
   });
 
   it('deletes exactly the acknowledged events, by list or up to a seq', () => {

@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { DiagOutboxView, DiagStatus, DropboxDiagnosticsView, PrinterDiagnosticsView } from '../http/diagRoutes.js';
 import { ErrorCode, KioskError } from '../../kernel/errors.js';
+import { requestOverSocket } from './socketRequest.js';
 
 export const DIAG_ACTIONS = ['status', 'outbox', 'logs', 'test-print', 'unlock', 'led', 'sensors'] as const;
 export type DiagAction = (typeof DIAG_ACTIONS)[number];
@@ -18,9 +19,13 @@ export const CLI_REQUEST_TIMEOUT_MS = 10_000;
 /** A test print waits for the printer's confirmation (the server gives up at 30 s). */
 export const CLI_TEST_PRINT_TIMEOUT_MS = 40_000;
 export const PIN_ENV = 'KIOSK_DIAG_PIN';
+/** How a socket path travels where a base URL would. */
+const UNIX_PREFIX = 'unix:';
 
 export interface DiagCliOptions {
   url: string;
+  /** The controller's local socket (dataDir/diag.sock): used instead of --url, no lockout there. */
+  socket?: string;
   json: boolean;
   /** sensors: stop after this many readings. */
   count?: number;
@@ -43,7 +48,7 @@ const defaultIo = (): DiagIo => ({
 });
 
 export async function runDiag(action: DiagAction, arg: string | undefined, opts: DiagCliOptions, io: DiagIo = defaultIo()): Promise<void> {
-  const base = normaliseUrl(opts.url);
+  const base = opts.socket ? `${UNIX_PREFIX}${opts.socket}` : normaliseUrl(opts.url);
   const pin = io.env[PIN_ENV] ?? (await readPin(io));
   const client = await DiagClient.login(base, pin);
   try {
@@ -179,6 +184,20 @@ async function call(base: string, path: string, init: { method: string; body?: u
   const headers: Record<string, string> = {};
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (base.startsWith(UNIX_PREFIX)) {
+    let reply;
+    try {
+      reply = await requestOverSocket(base.slice(UNIX_PREFIX.length), `/api/diag${path}`, {
+        method: init.method,
+        headers,
+        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+        timeoutMs: init.timeoutMs ?? CLI_REQUEST_TIMEOUT_MS,
+      });
+    } catch (err) {
+      throw unreachable(base, err);
+    }
+    return { status: reply.status, body: parseBody(reply.text), headers: reply.headers };
+  }
   let res: Response;
   try {
     res = await fetch(url, {
@@ -190,14 +209,15 @@ async function call(base: string, path: string, init: { method: string; body?: u
   } catch (err) {
     throw unreachable(base, err);
   }
-  const text = await res.text();
-  let body: unknown = null;
+  return { status: res.status, body: parseBody(await res.text()), headers: res.headers };
+}
+
+function parseBody(text: string): unknown {
   try {
-    body = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    body = { message: text.slice(0, 200) };
+    return { message: text.slice(0, 200) };
   }
-  return { status: res.status, body, headers: res.headers };
 }
 
 function unreachable(base: string, err: unknown): KioskError {

@@ -86,15 +86,17 @@ export function buildProgram(hooks: CliHooks = {}): Command {
         '  unlock [ms]     release the collection door lock (default: dropbox.unlockMs)\n' +
         '  led <mode>      slot light: off, on or blink\n' +
         '  sensors         door, fill, slot and key live, every second, until Ctrl-C (--count N)\n\n' +
-        'Example: kiosk diag status --url http://127.0.0.1:8080',
+        'Example: kiosk diag status --url http://127.0.0.1:8080\n' +
+        'On the kiosk, never locked out: kiosk diag status --socket /var/lib/kiosk/diag.sock',
     )
     .addArgument(new Argument('<action>', 'what to do').choices(['status', 'outbox', 'logs', 'test-print', 'unlock', 'led', 'sensors']))
     .argument('[value]', 'unlock: milliseconds; led: off | on | blink')
     .option('--url <url>', 'the controller\'s HTTP address', 'http://127.0.0.1:8080')
+    .option('--socket <path>', 'on the kiosk itself: the controller\'s local socket (<dataDir>/diag.sock, needs the kiosk\'s account); never locked out')
     .option('--json', 'print JSON instead of text', false)
     .option('--count <n>', 'sensors: stop after N readings', (v) => parsePositiveInt(v, '--count'))
     .option('--lines <n>', 'logs: how many lines', (v) => parsePositiveInt(v, '--lines'))
-    .action(async (action: string, value: string | undefined, opts: { url: string; json: boolean; count?: number; lines?: number }, cmd: Command) => {
+    .action(async (action: string, value: string | undefined, opts: { url: string; socket?: string; json: boolean; count?: number; lines?: number }, cmd: Command) => {
       if (action === 'led' && !['off', 'on', 'blink'].includes((value ?? '').toLowerCase())) cmd.error('error: led needs a mode: off, on or blink', { exitCode: EXIT_USAGE });
       if (action === 'unlock' && value !== undefined && !/^\d+$/.test(value)) cmd.error(`error: unlock takes a whole number of milliseconds, not "${value}"`, { exitCode: EXIT_USAGE });
       const { runDiag } = await import('./diag.js');

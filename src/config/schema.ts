@@ -90,6 +90,8 @@ export const configSchema = z
         baudRate: z.number().int().positive().default(115200),
         /** How long UNLOCK releases the door lock, in ms (project key). */
         unlockMs: z.number().int().min(1000).max(600_000).default(30_000),
+        /** Envelopes the bin holds: a board count above it is never believed (CONTRACT §3). */
+        capacity: z.number().int().min(1).max(100_000).default(1000),
       })
       .strict()
       .optional(),

@@ -5,7 +5,10 @@
  *
  * No I/O beyond crypto: the clock and the event sink are handed in, so tests drive the
  * lockout and the expiry on a simulated clock. One lockout counter for the whole kiosk:
- * the API is on loopback, so every caller is the same caller.
+ * the API is on loopback, so every caller is the same caller. So that nobody can keep a
+ * technician out with one wrong PIN every 15 minutes, the lockout ends when the board's
+ * key switch is turned on (`endLockout`), and logins over the local socket (file
+ * permissions, `local: true`) neither meet nor feed it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -94,10 +97,11 @@ export class DiagAuth {
     return this.sessions.size;
   }
 
-  async login(pin: string): Promise<LoginResult> {
+  async login(pin: string, opts: { local?: boolean } = {}): Promise<LoginResult> {
     this.sweep();
     const pinHash = this.opts.pinHash;
     if (pinHash === null) return { ok: false, reason: 'disabled' };
+    if (opts.local) return this.localLogin(pin, pinHash);
     const started = this.now();
     if (started < this.lockedUntil) return { ok: false, reason: 'locked', retryAfterS: Math.ceil((this.lockedUntil - started) / 1000) };
 
@@ -121,6 +125,27 @@ export class DiagAuth {
       this.opts.log.warn({ consecutiveFailures: attempt, retryAfterS: delay / 1000 }, 'diagnostics: logins locked after repeated wrong PINs');
     }
     return { ok: false, reason: 'wrong_pin', consecutiveFailures: attempt };
+  }
+
+  /**
+   * The technician at the kiosk turned the key switch on: any lockout ends and the
+   * count of wrong PINs starts again, so the next right PIN opens a session.
+   */
+  endLockout(reason: 'key_switch'): void {
+    if (this.consecutiveFailures === 0 && this.lockedUntil === 0) return;
+    this.consecutiveFailures = 0;
+    this.lockedUntil = 0;
+    this.recordEvent({ type: 'diag.lockout_ended', data: { reason } });
+    this.opts.log.info({ reason }, 'diagnostics: lockout ended by the key switch');
+  }
+
+  /** Over the local socket only someone with the kiosk's own account can connect: no lockout. */
+  private async localLogin(pin: string, pinHash: string): Promise<LoginResult> {
+    const right = await verifyPin(pin, pinHash).catch(() => false);
+    if (right) return this.openSession();
+    this.recordEvent({ type: 'diag.login_failed', data: { consecutiveFailures: 0 } });
+    this.opts.log.warn('diagnostics: wrong PIN on the local socket');
+    return { ok: false, reason: 'wrong_pin', consecutiveFailures: 0 };
   }
 
   /** The session behind `token`, its idle timer restarted; expired sessions are ended here. */

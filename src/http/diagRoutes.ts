@@ -17,6 +17,7 @@ import type { OutboxStore } from '../upstream/outbox.js';
 import type { UpstreamStatus } from '../facades/upstream.js';
 import { DiagAuth, LOCKOUT_AFTER_FAILURES, clearedSessionCookie, sessionCookie, tokenFromHeaders, type DiagSession } from './diagAuth.js';
 import { jsonError, type HttpReply, type HttpRequest, type HttpServer } from './server.js';
+import type { Refusal } from './refusalEvents.js';
 
 /** Ends idle sessions (and records it upstream) even when nobody calls the API. */
 export const DIAG_SESSION_SWEEP_MS = 30_000;
@@ -83,6 +84,8 @@ export interface DiagDeps {
   collection?: (() => CollectionStatus) | null;
   /** Unlock time when the request names none (`config.dropbox.unlockMs`). */
   defaultUnlockMs: number;
+  /** Notes a refused login (429 while locked out), for its event. */
+  refused?: (r: Refusal) => void;
   /** Puts a diag.* event in the outbox (OutboxStore.append of one event). */
   record: (event: NewEvent) => void;
 }
@@ -144,7 +147,7 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
 
   const routes: Record<string, Partial<Record<HttpRequest['method'], SessionHandler>>> = {
     // Answered before authentication (see handle); listed so other methods get 405.
-    [LOGIN_PATH]: { POST: (req) => login(auth, req) },
+    [LOGIN_PATH]: { POST: (req) => login(auth, req, deps.refused) },
     [`${DIAG_ROOT}/session`]: {
       GET: (_req, session) => ({ status: 200, body: sessionView(session, auth.idleTimeoutS) }),
     },
@@ -248,7 +251,7 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
   };
 
   const handle = async (req: HttpRequest): Promise<HttpReply> => {
-    if (req.path === LOGIN_PATH && req.method === 'POST') return login(auth, req);
+    if (req.path === LOGIN_PATH && req.method === 'POST') return login(auth, req, deps.refused);
     const authResult = auth.authenticate(tokenFromHeaders(req.headers));
     if (!authResult.ok) return unauthorized(authResult.reason, auth.enabled);
     const byMethod = routes[req.path];
@@ -286,11 +289,11 @@ export function registerDiagRoutes(http: HttpServer, deps: DiagDeps): DiagRoutes
   };
 }
 
-async function login(auth: DiagAuth, req: HttpRequest): Promise<HttpReply> {
+async function login(auth: DiagAuth, req: HttpRequest, refused?: (r: Refusal) => void): Promise<HttpReply> {
   const pin = (req.body as { pin?: unknown } | undefined)?.pin;
   if (!auth.enabled) return jsonError(401, 'diagnostics_disabled', 'diagnostics are disabled on this kiosk: set diagnostics.pinHash in the config (see kiosk pin-hash)');
   if (typeof pin !== 'string' || pin.length === 0 || pin.length > PIN_MAX_CHARS) return jsonError(400, 'bad_request', 'send {"pin":"..."} as JSON');
-  const result = await auth.login(pin);
+  const result = await auth.login(pin, { local: req.local === true });
   if (result.ok) {
     return {
       status: 200,
@@ -302,6 +305,7 @@ async function login(auth: DiagAuth, req: HttpRequest): Promise<HttpReply> {
     case 'disabled':
       return jsonError(401, 'diagnostics_disabled', 'diagnostics are disabled on this kiosk');
     case 'locked':
+      refused?.({ status: 429, reason: 'locked_out', method: 'POST', path: LOGIN_PATH });
       return {
         ...jsonError(429, 'locked_out', `too many wrong PINs: try again in ${result.retryAfterS} s`, { retryAfterS: result.retryAfterS }),
         headers: { 'retry-after': String(result.retryAfterS) },

@@ -5,8 +5,10 @@
  * so a web page elsewhere cannot reach the API through DNS rebinding.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { chmodSync, rmSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
+import { crossSiteRefusal, lingerOnClose } from './requestGuards.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -18,6 +20,8 @@ export interface HttpRequest {
   /** Parsed JSON body for POST/PUT (validated by the handler). */
   body: unknown;
   raw: IncomingMessage;
+  /** Came over the local socket (listenLocal): only the kiosk's own account can connect there. */
+  local?: boolean;
 }
 
 export interface HttpReply {
@@ -41,14 +45,24 @@ export function jsonError(status: number, error: string, message: string, extra:
   return { status, body: { error, message, ...extra } };
 }
 
+/** A request refused before any handler ran (403 cross-site, 413 too large): for events. */
+export interface HttpRefusal {
+  status: number;
+  reason: string;
+  method: string;
+  path: string;
+}
+
 export class HttpServer {
   private readonly server: Server;
   private readonly routes: Route[] = [];
   private readonly guards: Array<{ prefix: string; check: (req: IncomingMessage) => HttpReply | null }> = [];
   private readonly allowedHosts = new Set<string>();
+  private localServer: Server | null = null;
+  private readonly localSockets = new WeakSet<Socket>();
 
   constructor(
-    private readonly opts: { host: string; port: number; log: Logger },
+    private readonly opts: { host: string; port: number; log: Logger; onRefused?: (r: HttpRefusal) => void },
   ) {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
@@ -86,8 +100,42 @@ export class HttpServer {
     return { host: this.opts.host, port: addr.port, url: `http://${host}:${addr.port}` };
   }
 
+  /**
+   * Also serves the same routes on a Unix socket at `path`, mode 0600: file permissions
+   * say who may connect, so `kiosk diag` on the kiosk itself is not subject to the HTTP
+   * lockout (requests carry `local: true`).
+   */
+  async listenLocal(path: string): Promise<void> {
+    rmSync(path, { force: true }); // a socket left by a killed controller (we hold the data folder's lock)
+    const server = createServer((req, res) => {
+      this.localSockets.add(req.socket);
+      void this.handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Created 0600 from the start (bind happens inside listen): no window where others could connect.
+      const umask = process.umask(0o177);
+      try {
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
+    });
+    chmodSync(path, 0o600);
+    this.localServer = server;
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
+    const local = this.localServer;
+    if (local) {
+      local.closeAllConnections();
+      await new Promise<void>((resolve) => local.close(() => resolve()));
+      this.localServer = null;
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -110,9 +158,11 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<HttpReply | null> {
-    if (!this.hostAllowed(req.headers.host)) return jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself');
+    if (!this.hostAllowed(req.headers.host)) return this.refuse(req, jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself'), 'bad_host', (req.url ?? '/').split('?')[0]!);
     const url = new URL(req.url ?? '/', 'http://kiosk.local');
     const path = url.pathname;
+    const crossSite = crossSiteRefusal(req.method, req.headers);
+    if (crossSite) return this.refuse(req, jsonError(403, 'cross_site', 'this kiosk does not accept changes asked for by a page from another origin'), crossSite, path);
     for (const g of this.guards) {
       if (path !== g.prefix && !path.startsWith(g.prefix.endsWith('/') ? g.prefix : `${g.prefix}/`)) continue;
       const refused = g.check(req);
@@ -130,12 +180,9 @@ export class HttpServer {
     if (req.method === 'POST') {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const length = Number(req.headers['content-length'] ?? '0');
-      if (length > MAX_BODY_BYTES) {
-        req.resume();
-        return jsonError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
-      }
+      if (length > MAX_BODY_BYTES) return this.tooLarge(req, path);
       const raw = await readBody(req, MAX_BODY_BYTES);
-      if (raw === null) return jsonError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+      if (raw === null) return this.tooLarge(req, path);
       if (raw.length > 0 || type) {
         if (type !== 'application/json') return jsonError(415, 'unsupported_media_type', 'send the body as application/json');
         try {
@@ -145,7 +192,25 @@ export class HttpServer {
         }
       }
     }
-    return route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body, raw: req }, res);
+    const local = this.localSockets.has(req.socket);
+    return route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body, raw: req, local }, res);
+  }
+
+  private refuse(req: IncomingMessage, reply: HttpReply, reason: string, path: string): HttpReply {
+    req.resume();
+    try {
+      this.opts.onRefused?.({ status: reply.status, reason, method: req.method ?? '', path: path.slice(0, 100) });
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'http: could not record a refused request');
+    }
+    return reply;
+  }
+
+  /** 413, sent so that the client receives it: the socket lingers before it closes. */
+  private tooLarge(req: IncomingMessage, path: string): HttpReply {
+    lingerOnClose(req);
+    const reply = jsonError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+    return this.refuse(req, { ...reply, headers: { connection: 'close' } }, 'body_too_large', path);
   }
 }
 
@@ -155,9 +220,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
     let size = 0;
     let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
-      if (size > limit) over = true;
-      else chunks.push(c);
+      if (size <= limit) chunks.push(c);
+      else {
+        // Answer at once; the rest is drained by the lingering close.
+        over = true;
+        chunks.length = 0;
+        resolve(null);
+      }
     });
     req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
     req.on('error', reject);

@@ -11,6 +11,7 @@
 import type { Logger } from '../../kernel/log.js';
 import { eventRecorder, faultEvent, type RecordEvents } from '../upstream/deviceFaults.js';
 import type { EventLog, NewEvent } from '../upstream/events.js';
+import { DEFAULT_DROPBOX_CAPACITY, INITIAL_PLAUSIBILITY, judgeCount, type PlausibilityState } from '../../devices/board/countPlausibility.js';
 
 export type FillLevel = 'ok' | 'nearly_full' | 'full';
 
@@ -47,12 +48,16 @@ export class DropboxLedger {
   private readonly seenAsDrop = new Set<number>();
   private pendingReceipt: PendingReceipt | null = null;
   private readonly depositListeners = new Set<(d: RecordedDeposit) => void>();
+  private plausibility: PlausibilityState = INITIAL_PLAUSIBILITY;
+  private readonly capacity: number;
 
   constructor(
     private readonly events: EventLog,
     readonly box: string,
     private readonly log: Logger,
+    opts: { capacity?: number } = {},
   ) {
+    this.capacity = opts.capacity ?? DEFAULT_DROPBOX_CAPACITY;
     this.countKey = `dropbox:${box}:recordedCount`;
     this.pendingResetKey = `dropbox:${box}:pendingReset`;
     this.recordEvents = eventRecorder(events, log);
@@ -90,25 +95,36 @@ export class DropboxLedger {
 
   /**
    * The board reported `count` envelopes in the bin (in a DROP frame when `asDrop`,
-   * else in a heartbeat). Records every envelope above the recorded count.
+   * else in a heartbeat) in the frame numbered `seq`. Once the count is believed
+   * (countPlausibility), records every envelope above the recorded count.
    */
-  observeCount(count: number, asDrop: boolean): { recorded: number; regressed: boolean } {
-    if (asDrop) this.seenAsDrop.add(count);
+  observeCount(count: number, asDrop: boolean, seq: number): { recorded: number; regressed: boolean } {
     let base = this.recordedCount;
-    let regressed = false;
-    if (count < base) {
-      const pending = this.pendingReset;
-      if (pending !== null) {
+    const judged = judgeCount(this.plausibility, { seq, count, asDrop }, { recorded: base, capacity: this.capacity, resetPending: this.pendingReset !== null });
+    this.plausibility = judged.state;
+    const verdict = judged.verdict;
+    if (verdict.kind === 'implausible') {
+      if (verdict.report) {
+        this.log.warn({ box: this.box, count, capacity: this.capacity }, 'drop-box board sent a count above the box capacity; not believed');
+        this.record([{ type: 'device.fault', data: { device: 'dropbox', code: 'dropbox.count_implausible', detail: `board count ${count} is above the box capacity of ${this.capacity}` } }]);
+      }
+      return { recorded: 0, regressed: false };
+    }
+    // Only counts within capacity are remembered: the set stays bounded.
+    if (asDrop) this.seenAsDrop.add(count);
+    if (verdict.kind === 'unchanged' || verdict.kind === 'unconfirmed') return { recorded: 0, regressed: false };
+    if (verdict.kind === 'below') {
+      if (this.pendingReset !== null) {
         // The board zeroed its counter for our RESET but the ACK was lost on the wire.
         this.confirmReset();
       } else {
-        regressed = true;
+        this.log.warn({ box: this.box, from: base, to: count }, 'drop-box board count went down without a collection; re-based, no deposit');
         this.record(
           [faultEvent('dropbox.count_regressed', `board count went from ${base} to ${count} without a collection`)],
           { [this.countKey]: String(count) },
         );
         this.seenAsDrop.clear();
-        return { recorded: 0, regressed };
+        return { recorded: 0, regressed: true };
       }
       base = 0;
     }
@@ -132,7 +148,7 @@ export class DropboxLedger {
       recorded += upto - base;
       base = upto;
     }
-    return { recorded, regressed };
+    return { recorded, regressed: false };
   }
 
   private notifyDeposit(d: RecordedDeposit): void {
@@ -162,5 +178,6 @@ export class DropboxLedger {
   confirmReset(): void {
     this.events.append([], { [this.pendingResetKey]: null, [this.countKey]: '0' });
     this.seenAsDrop.clear();
+    this.plausibility = INITIAL_PLAUSIBILITY;
   }
 }

@@ -181,7 +181,7 @@ export function createDropboxMachine(deps: DropboxDeps) {
             break;
           case 'HB':
           case 'DROP':
-            ledger.observeCount(f.dropCount, f.type === 'DROP');
+            ledger.observeCount(f.dropCount, f.type === 'DROP', f.seq);
             // A count below ours with a RESET pending confirms it (the ACK was lost).
             if (ledger.pendingReset !== context.pendingReset) self.send({ type: 'LEDGER.CHANGED', pendingReset: ledger.pendingReset });
             break;

@@ -115,7 +115,9 @@ export type TicketEmitted = TicketResultEvent | { type: 'reprinted'; ticket: str
 export type TicketEvent =
   | { type: 'ISSUE'; request: TicketRequest; decision: TicketDecision }
   /** The printer's readiness as the printer machine reports it (sent on every change). */
-  | { type: 'PRINTER'; ready: boolean; detail: string };
+  | { type: 'PRINTER'; ready: boolean; detail: string }
+  /** The outbox has room again: record what waits now rather than at the next sweep. */
+  | { type: 'SWEEP' };
 
 export interface TicketMachineInput {
   services: readonly ServiceConfig[];
@@ -123,6 +125,8 @@ export interface TicketMachineInput {
   pending: readonly HeldTicket[];
   printerReady?: boolean;
   sweepMs?: number;
+  /** Pending tickets known to be printed (PrintedMarks) whose ticket.issued is still to record. */
+  unrecorded?: readonly string[];
 }
 
 /** What central is asked: a ticket for a service, or an appointment check-in when `appointmentCode` is set. */
@@ -250,7 +254,7 @@ export const ticketMachine = setup({
     answer: null,
     held: null,
     pending: [...input.pending],
-    unrecorded: [],
+    unrecorded: [...(input.unrecorded ?? [])],
     lastPrint: null,
     counters: initialCounters(),
   }),
@@ -264,6 +268,7 @@ export const ticketMachine = setup({
       always: { guard: 'canReprint', target: 'reprinting' },
       after: { reprintSweep: { target: 'sweeping' } },
       on: {
+        SWEEP: { target: 'sweeping' },
         ISSUE: [
           { guard: 'unknownService', actions: 'answerNow' },
           { guard: 'hoursRefuse', actions: 'answerNow' },
@@ -378,24 +383,20 @@ export const ticketMachine = setup({
                 }),
                 {
                   type: 'answer',
-                  params: ({ context }) => {
-                    const h = context.held as HeldTicket & { appointment?: { provisional: boolean } };
-                    const provisional = h.appointment ? { provisional: h.appointment.provisional } : {};
-                    // The wait and the closing-time warning are printed: the touch UI shows and speaks them too.
-                    const printed = { estimatedWaitMin: h.estimatedWaitMin, likelyNotServedBeforeClosing: likelyNotServedBeforeClosing(h) };
-                    return { outcome: { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline, ...provisional, ...printed } };
-                  },
+                  params: ({ context }) => ({ outcome: issuedOutcome(context.held!) }),
                 },
               ],
             },
-            // Printed but not recorded (outbox full or failing): never reprinted, recorded at a later sweep.
+            // Printed but not recorded (outbox full or failing): the citizen holds a printed,
+            // confirmed ticket whose number is held on disk, so it is issued (201); never
+            // reprinted, its ticket.issued recorded once there is room (sweep, SWEEP).
             onError: {
               target: '#ticket.idle',
               actions: [
                 assign({ unrecorded: ({ context }) => [...context.unrecorded, context.held!.ticket] }),
                 {
                   type: 'answer',
-                  params: ({ event }) => ({ outcome: { kind: 'storage_error', detail: event.error instanceof Error ? event.error.message : String(event.error) } }),
+                  params: ({ context }) => ({ outcome: issuedOutcome(context.held!) }),
                 },
               ],
             },
@@ -470,6 +471,15 @@ export const ticketMachine = setup({
 });
 
 /** Pending tickets that may be printed again (not those already printed and awaiting a record). */
+/** The answer for a ticket printed and confirmed (an appointment ticket says whether it is provisional). */
+function issuedOutcome(held: HeldTicket): TicketOutcome {
+  const h = held as HeldTicket & { appointment?: { provisional: boolean } };
+  const provisional = h.appointment ? { provisional: h.appointment.provisional } : {};
+  // The wait and the closing-time warning are printed: the touch UI shows and speaks them too.
+  const printed = { estimatedWaitMin: h.estimatedWaitMin, likelyNotServedBeforeClosing: likelyNotServedBeforeClosing(h) };
+  return { kind: 'issued', ticket: h.ticket, service: h.service, peopleAhead: h.peopleAhead, offline: h.offline, ...provisional, ...printed };
+}
+
 function reprintable(context: TicketContext): HeldTicket[] {
   return context.pending.filter((p) => !context.unrecorded.includes(p.ticket));
 }

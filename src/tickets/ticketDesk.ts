@@ -44,6 +44,8 @@ import {
 } from './appointments.js';
 import { canIssueTicket, currentClosingTime, isOpen, nextOpening, type TicketDecision } from './hours.js';
 import { ticketContent, type TicketContentSettings } from './ticketContent.js';
+import { ErrorCode, KioskError } from '../errors.js';
+import { PrintedMarks } from './printedMarks.js';
 import { TicketLedger, type HeldTicket, type TicketFields } from './ticketLedger.js';
 
 /** The printer machine answers every PRINT; should it not, the ticket is treated as unconfirmed after this. */
@@ -76,6 +78,10 @@ export interface TicketDeskOptions {
   timings?: TicketDeskTimings;
   /** Base of the QR's follow-the-ticket URL (ticketContent DEFAULT_FOLLOW_URL_BASE). */
   followUrlBase?: string;
+  /** The data folder: printed tickets are marked there until recorded (PrintedMarks). */
+  dataDir?: string;
+  /** The outbox cannot take an event (cap or disk full): no ticket is held or printed then (503). */
+  storageFull?: () => boolean;
 }
 
 export class TicketDesk {
@@ -98,6 +104,7 @@ export class TicketDesk {
    * printed, voided again at each sweep (ticket → reason).
    */
   private readonly voidLater = new Map<string, string>();
+  private readonly marks: PrintedMarks | null;
 
   constructor(private readonly opts: TicketDeskOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -118,9 +125,12 @@ export class TicketDesk {
       ...(opts.followUrlBase ? { followUrlBase: opts.followUrlBase } : {}),
     };
     const pending = this.ledger.pending();
-    if (pending.length > 0) opts.log.warn({ pending: pending.map((p) => p.ticket) }, 'tickets from before the restart wait for a reprint');
+    this.marks = opts.dataDir ? new PrintedMarks(opts.dataDir, opts.log) : null;
+    const unrecorded = this.printedBeforeRestart(pending);
+    if (pending.length > unrecorded.length) opts.log.warn({ pending: pending.map((p) => p.ticket).filter((t) => !unrecorded.includes(t)) }, 'tickets from before the restart wait for a reprint');
+    if (unrecorded.length > 0) opts.log.warn({ unrecorded }, 'tickets printed before the restart are recorded once the outbox takes them');
     this.actor = createActor(this.machine(), {
-      input: { services: opts.config.services, pending, ...(opts.timings?.sweepMs ? { sweepMs: opts.timings.sweepMs } : {}) },
+      input: { services: opts.config.services, pending, unrecorded, ...(opts.timings?.sweepMs ? { sweepMs: opts.timings.sweepMs } : {}) },
     });
   }
 
@@ -137,6 +147,8 @@ export class TicketDesk {
     );
     this.actor.subscribe({ error: (err) => this.opts.log.fatal({ err: (err as Error).message }, 'ticket machine stopped on an error') });
     this.actor.start();
+    // Printed before a restart and not recorded: recorded now if the outbox takes them.
+    if (this.actor.getSnapshot().context.unrecorded.length > 0) this.roomAgain();
     const printer = this.opts.printer;
     if (printer) {
       const off = printer.onChange((s) => this.notePrinter(s.ready, s.state));
@@ -198,6 +210,20 @@ export class TicketDesk {
     return ticketStatusView(this.actor.getSnapshot());
   }
 
+  /** The outbox has room again: printed tickets waiting for their ticket.issued are recorded now. */
+  roomAgain(): void {
+    this.actor.send({ type: 'SWEEP' });
+  }
+
+  /** Pending tickets the printer had confirmed (marked); marks of tickets no longer pending go. */
+  private printedBeforeRestart(pending: readonly HeldTicket[]): string[] {
+    if (!this.marks) return [];
+    const marked = this.marks.list();
+    const held = new Set(pending.map((p) => p.ticket));
+    for (const t of marked) if (!held.has(t)) this.marks.clear(t);
+    return pending.map((p) => p.ticket).filter((t) => marked.has(t));
+  }
+
   /** Records `held` as issued (ticket.issued, or appointment.checkin for an appointment ticket). */
   private recordIssued(held: HeldTicket): void {
     const info = appointmentOf(held);
@@ -207,6 +233,7 @@ export class TicketDesk {
     } finally {
       this.recordingAppointment = null;
     }
+    this.marks?.clear(held.ticket);
     if (info) this.opts.log.info({ ticket: held.ticket, codeHint: info.codeHint, provisional: info.provisional }, 'appointment checked in');
   }
 
@@ -260,6 +287,7 @@ export class TicketDesk {
           return asked;
         }),
         holdTicket: fromPromise<{ held: HeldTicket; pending: HeldTicket[] }, HoldInput>(async ({ input }) => {
+          if (this.opts.storageFull?.()) throw new KioskError(ErrorCode.OutboxFull, 'the outbox cannot take events (cap reached or disk full): no ticket is printed');
           const { request, central: number } = input;
           const base = { service: request.service, priority: request.priority, issuedAt: request.at, closesAt: input.closesAt };
           let held: HeldTicket;
@@ -400,6 +428,7 @@ export class TicketDesk {
     const job = ahead ?? this.encode(held);
     if (!job) return { confirmed: false, reason: 'unknown_service' };
     const r = await printer.print(job, { timeoutMs });
+    if (r.confirmed) this.marks?.printed(held.ticket);
     return { confirmed: r.confirmed, reason: r.reason };
   }
 }

@@ -52,6 +52,10 @@ export interface EventDataByType {
   'diag.login_failed': { consecutiveFailures: number };
   'diag.locked_out': { consecutiveFailures: number; retryAfterS: number };
   'diag.logout': { session: string; reason: 'logout' | 'idle' | 'max_age' | 'evicted'; durationS: number };
+  // A request refused before any handler ran (CONTRACT §6: 403 cross-site, 413, 429
+  // lockout); `count` refusals of the same kind since the previous such event.
+  'http.request_refused': { status: number; reason: string; method: string; path: string; count: number };
+  'diag.lockout_ended': { reason: 'key_switch' };
   'diag.action': { session: string; action: 'test_print' | 'slot_light' | 'door_unlock' | 'collection_start' | 'roll_changed'; detail: string };
 }
 

@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EventEnvelope, NewEvent, StateLog } from './events.js';
+import { DEFAULT_DISK_THRESHOLDS, DISK_CHECK_INTERVAL_MS, diskFullAfter, freeBytes, type DiskThresholds } from './diskSpace.js';
 
 /** Bumped when the tables change; a file from a newer version is refused, never rewritten. */
 export const OUTBOX_SCHEMA_VERSION = 1;
@@ -39,6 +40,10 @@ export interface OutboxOptions {
   log: Logger;
   now?: () => Date;
   newId?: () => string;
+  /** Free space under which the disk counts as full, and from which it has room again (diskSpace.ts). */
+  disk?: DiskThresholds;
+  /** Free bytes on the outbox's disk (tests); default statfs of its folder. */
+  freeBytes?: () => number | null;
   /** Flushes a file to disk, calling back when done (tests); default `fs.fdatasync`, on libuv's thread pool. */
   syncFile?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 }
@@ -53,10 +58,10 @@ export interface OutboxRow {
 export interface OutboxEventMap {
   /** Events just committed to disk, in seq order. */
   appended: readonly EventEnvelope[];
-  /** An append was refused for lack of space. */
-  full: { usedBytes: number; maxBytes: number };
+  /** An append was refused for lack of space (its cap, or the disk: `disk`). */
+  full: { usedBytes: number; maxBytes: number; disk?: boolean };
   /** Space was freed after a refusal: appends are taken again. */
-  space: { usedBytes: number; maxBytes: number };
+  space: { usedBytes: number; maxBytes: number; disk?: boolean };
 }
 
 type Listener<K extends keyof OutboxEventMap> = (arg: OutboxEventMap[K]) => void;
@@ -71,6 +76,13 @@ export class OutboxStore implements StateLog {
   private pendingAnnouncements: EventEnvelope[] | null = null;
   /** Bytes the last refused append needed; null while appends are accepted. */
   private refusedBytes: number | null = null;
+  /** The disk under the outbox is full (statfs or SQLITE_FULL), until it has room again (hysteresis). */
+  private diskFull = false;
+  private diskCheckedAt = 0;
+  /** While full, the disk is looked at on this timer, so room is noticed without any append. */
+  private diskTimer: NodeJS.Timeout | null = null;
+  /** The full/room alarms (device.fault/recovered outbox.full) not yet on disk, oldest first. */
+  private readonly alarms: NewEvent[] = [];
   /** A descriptor of the WAL file, opened on first use: putState fsyncs it off the event loop. */
   private walFd: number | null = null;
   /** putState flushes not yet called back: the descriptor is closed only after them. */
@@ -99,7 +111,7 @@ export class OutboxStore implements StateLog {
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly opts: Required<Pick<OutboxOptions, 'file' | 'kiosk' | 'site' | 'maxBytes' | 'log' | 'now' | 'newId' | 'syncFile'>>,
+    private readonly opts: Required<Pick<OutboxOptions, 'file' | 'kiosk' | 'site' | 'maxBytes' | 'log' | 'now' | 'newId' | 'syncFile' | 'disk' | 'freeBytes'>>,
   ) {
     this.insertEvent = db.prepare('INSERT INTO events (seq, ts, payload) VALUES (?, ?, ?)');
     this.upsertState = db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
@@ -145,7 +157,8 @@ export class OutboxStore implements StateLog {
   }
 
   static open(options: OutboxOptions): OutboxStore {
-    const opts = { now: () => new Date(), newId: () => randomUUID(), syncFile: fdatasync, ...options };
+    const folder = dirname(options.file);
+    const opts = { now: () => new Date(), newId: () => randomUUID(), syncFile: fdatasync, disk: DEFAULT_DISK_THRESHOLDS, freeBytes: () => freeBytes(folder), ...options };
     mkdirSync(dirname(opts.file), { recursive: true });
     let db: Database.Database | undefined;
     try {
@@ -175,7 +188,12 @@ export class OutboxStore implements StateLog {
    * (OutboxFull | OutboxWriteFailed) and then nothing was written and no seq was used.
    */
   append(events: readonly NewEvent[], state: Readonly<Record<string, string | null>> = {}): EventEnvelope[] {
+    return this.write(events, state, false);
+  }
+
+  private write(events: readonly NewEvent[], state: Readonly<Record<string, string | null>>, alarm: boolean): EventEnvelope[] {
     if (this.closed) throw new KioskError(ErrorCode.OutboxWriteFailed, 'The outbox is closed: the controller is shutting down.');
+    if (!alarm) this.writeAlarms();
     const ts = this.opts.now().toISOString();
     const envelopes: EventEnvelope[] = events.map((e, i) => ({
       v: 1,
@@ -192,13 +210,17 @@ export class OutboxStore implements StateLog {
     const needed =
       rows.reduce((n, r) => n + Buffer.byteLength(r.payload) + ROW_OVERHEAD_BYTES, 0) +
       stateEntries.reduce((n, [k, v]) => n + k.length + (v?.length ?? 0) + ROW_OVERHEAD_BYTES, 0);
-    this.ensureRoom(needed);
+    // The alarms themselves are tiny and go in the room kept below the thresholds.
+    if (!alarm) {
+      this.ensureDiskRoom();
+      this.ensureRoom(needed);
+    }
     try {
       this.appendTx(rows, stateEntries, this.nextSeq + rows.length);
     } catch (e) {
       const code = sqliteCode(e);
       if (code === 'SQLITE_FULL') {
-        this.markFull(needed);
+        if (!alarm) this.markDiskFull();
         throw new KioskError(ErrorCode.OutboxFull, 'The disk holding the outbox is full: events are refused until space is freed.', { sqliteCode: code }, { cause: e });
       }
       throw new KioskError(ErrorCode.OutboxWriteFailed, `The outbox could not store ${rows.length} event(s) (${code ?? (e as Error).message}); nothing was written.`, { sqliteCode: code }, { cause: e });
@@ -323,15 +345,104 @@ export class OutboxStore implements StateLog {
     return this.nextSeq - 1;
   }
 
-  /** True while the last append was refused for space and not enough has been freed since. */
+  /**
+   * Appends `events` now, or — when the outbox is full — as soon as it has room (kept in
+   * memory, in order, with the full/room alarms): for events that must not stop the
+   * controller, such as kiosk.started on a full disk. A crash before then loses them.
+   */
+  appendSoon(events: readonly NewEvent[]): void {
+    try {
+      this.append(events);
+    } catch (e) {
+      if (!(e instanceof KioskError) || e.code !== ErrorCode.OutboxFull) throw e;
+      this.opts.log.warn({ types: events.map((ev) => ev.type) }, 'outbox full: events kept in memory until there is room');
+      for (const ev of events) this.alarms.push(ev);
+      this.ensureDiskTimer();
+    }
+  }
+
+  /** True while the last append was refused for space (cap or disk) and not enough has been freed since. */
   isFull(): boolean {
+    this.checkDisk(this.diskFull);
+    if (this.diskFull) return true;
     if (this.refusedBytes === null) return false;
     const used = this.usedBytes();
     if (used + this.refusedBytes > this.opts.maxBytes) return true;
     this.refusedBytes = null;
     this.opts.log.info({ usedBytes: used, maxBytes: this.opts.maxBytes }, 'outbox has room again: events are accepted');
+    this.raiseAlarm({ type: 'device.recovered', data: { device: 'upstream', code: 'outbox.full' } });
     this.emit('space', { usedBytes: used, maxBytes: this.opts.maxBytes });
     return false;
+  }
+
+  /** Refuses (OutboxFull) while the disk is full; looks at it at most every DISK_CHECK_INTERVAL_MS. */
+  private ensureDiskRoom(): void {
+    this.checkDisk(false);
+    if (!this.diskFull) return;
+    throw new KioskError(ErrorCode.OutboxFull, 'The disk holding the outbox is full: events are refused until space is freed.', { disk: true });
+  }
+
+  private checkDisk(force: boolean): void {
+    const now = Date.now();
+    if (!force && !this.diskFull && now - this.diskCheckedAt < DISK_CHECK_INTERVAL_MS) return;
+    this.diskCheckedAt = now;
+    const free = this.opts.freeBytes();
+    if (free === null) return;
+    const full = diskFullAfter(this.diskFull, free, this.opts.disk);
+    if (full && !this.diskFull) this.markDiskFull(free);
+    else if (!full && this.diskFull) {
+      this.diskFull = false;
+      this.opts.log.info({ freeBytes: free }, 'the outbox disk has room again: events are accepted');
+      this.raiseAlarm({ type: 'device.recovered', data: { device: 'upstream', code: 'outbox.full' } });
+      this.emit('space', { usedBytes: this.usedBytes(), maxBytes: this.opts.maxBytes, disk: true });
+    }
+  }
+
+  private markDiskFull(free: number | null = this.opts.freeBytes()): void {
+    if (this.diskFull) return;
+    this.diskFull = true;
+    this.diskCheckedAt = Date.now();
+    const detail = `the disk holding the outbox is full (${free ?? 'unknown'} bytes free): events are refused until space is freed`;
+    this.opts.log.error({ freeBytes: free, depth: this.count }, 'outbox disk full: events are refused until space is freed');
+    this.raiseAlarm({ type: 'device.fault', data: { device: 'upstream', code: 'outbox.full', detail } });
+    this.emit('full', { usedBytes: this.usedBytes(), maxBytes: this.opts.maxBytes, disk: true });
+    this.ensureDiskTimer();
+  }
+
+  /** Runs while the disk is full or an alarm waits: notices room, writes the alarms. */
+  private ensureDiskTimer(): void {
+    if (this.diskTimer || this.closed) return;
+    this.diskTimer = setInterval(() => {
+      this.writeAlarms();
+      if (this.diskFull) this.checkDisk(true);
+      if (!this.diskFull && this.alarms.length === 0) this.stopDiskTimer();
+    }, DISK_CHECK_INTERVAL_MS * 2);
+    this.diskTimer.unref();
+  }
+
+  private stopDiskTimer(): void {
+    if (this.diskTimer) clearInterval(this.diskTimer);
+    this.diskTimer = null;
+  }
+
+  /** Records a full/room alarm now, or as soon as the disk takes it (kept in order). */
+  private raiseAlarm(event: NewEvent): void {
+    this.alarms.push(event);
+    this.writeAlarms();
+    if (this.alarms.length > 0) this.ensureDiskTimer();
+  }
+
+  private writeAlarms(): void {
+    // Inside a caller's transaction an alarm could be rolled back with it: written outside.
+    if (this.pendingAnnouncements) return;
+    while (this.alarms.length > 0 && !this.closed) {
+      try {
+        this.write([this.alarms[0]!], {}, true);
+      } catch {
+        return; // SQLITE_FULL: tried again before the next append and on the disk timer
+      }
+      this.alarms.shift();
+    }
   }
 
   /** Live database pages plus the WAL file, in bytes. */
@@ -356,6 +467,7 @@ export class OutboxStore implements StateLog {
   /** Checkpoints the WAL into the database and closes the file. Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.stopDiskTimer();
     this.closed = true;
     try {
       this.checkpoint();
@@ -413,6 +525,7 @@ export class OutboxStore implements StateLog {
     if (!first) return;
     const info = { usedBytes: this.usedBytes(), maxBytes: this.opts.maxBytes };
     this.opts.log.error({ ...info, depth: this.count }, 'outbox full: events are refused until the broker acknowledges some');
+    this.raiseAlarm({ type: 'device.fault', data: { device: 'upstream', code: 'outbox.full', detail: `the outbox holds ${info.usedBytes} of ${info.maxBytes} bytes: events are refused until the broker takes some` } });
     this.emit('full', info);
   }
 

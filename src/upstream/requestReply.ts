@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { RateLimitedLog, type Logger } from '../log.js';
+import { queueStateSchema, type QueueState } from './queueState.js';
 
 /** Malformed replies and queue states: one log line per this interval. */
 const LOG_INTERVAL_MS = 10_000;
@@ -16,18 +17,7 @@ const LOG_INTERVAL_MS = 10_000;
 export type CentralError = { code: string; message: string } & Record<string, unknown>;
 export type RequestResult<T> = { ok: true; data: T } | { ok: false; error: CentralError } | { timeout: true };
 
-/** Retained queue state on `P/S/queues`. Unknown keys are tolerated, wrong types are not. */
-export const queueStateSchema = z
-  .object({
-    v: z.literal(1),
-    ts: z.string(),
-    services: z.record(
-      z.string(),
-      z.object({ waiting: z.number().int().min(0), estimatedWaitMin: z.number().min(0).nullable().optional() }).loose(),
-    ),
-  })
-  .loose();
-export type QueueState = z.output<typeof queueStateSchema>;
+export { queueStateSchema, type QueueState };
 
 const replySchema = z.discriminatedUnion('ok', [
   z.object({ v: z.literal(1), id: z.string().min(1), ok: z.literal(true), data: z.unknown() }).loose(),

@@ -13,7 +13,7 @@
  * (TLS, credentials), and every incoming message passes `onMessage` (size limits) once.
  */
 import type { Socket } from 'node:net';
-import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
+import { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { createActor, fromCallback, type Actor, type EventObject } from 'xstate';
 import type { BackoffPolicy } from '../../devices/link/backoff.js';
 import { createLinkMachine, type LinkConnectionEvent, type LinkMachine } from '../../devices/link/linkMachine.js';
@@ -21,6 +21,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { withTimeout } from '../withTimeout.js';
 import type { NewEvent } from './events.js';
 import { RefusalFaults, classifyConnectError, classifySubscribeError } from './refusalFaults.js';
+import { connectGuarded } from './inboundSizeGuard.js';
 
 /** Reconnecting to the broker: up to 500 ms after the first failure, doubling up to 30 s, full jitter. */
 export const BROKER_LINK_POLICY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 1 };
@@ -142,7 +143,8 @@ export class UpstreamSession {
 
   constructor(private readonly opts: UpstreamSessionOptions) {
     this.refusals = new RefusalFaults((e) => opts.record(e));
-    this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
+    // Messages over 256 KiB are skipped before mqtt.js parses them (CONTRACT §5).
+    this.connectFn = opts.connect ?? ((url, o) => connectGuarded(url, o, (m) => this.errorLog.warn({ topic: m.topic, bytes: m.bytes }, 'message from the broker over 256 KiB dropped unread')));
     this.faultAfterMs = opts.faultAfterMs ?? UPSTREAM_FAULT_AFTER_MS;
     this.now = opts.now ?? (() => new Date());
     this.errorLog = new RateLimitedLog(opts.log, LOG_INTERVAL_MS);

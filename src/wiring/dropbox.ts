@@ -27,7 +27,7 @@ export interface DropboxDeps {
 export function startDropbox(config: DropboxConfig, deps: DropboxDeps): { facade: Dropbox; stop: () => void } {
   checkDevicePath(config.port, 'dropbox.port');
   const { log, outbox } = deps;
-  const ledger = new DropboxLedger(outbox, config.id, log);
+  const ledger = new DropboxLedger(outbox, config.id, log, { capacity: config.capacity });
   const machine = createDropboxMachine({
     ledger,
     log,
