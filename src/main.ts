@@ -257,14 +257,14 @@ export async function startController(config: KioskConfig, options: ControllerOp
     const refusals = new RefusalEvents((e) => outbox.append([e]), log.child({ part: 'http' }));
     life.onStop('refusal events', () => refusals.flush());
     const http = new HttpServer({ host: config.http.host, port: config.http.port, log: log.child({ part: 'http' }), onRefused: refusals.note });
-    registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets });
     registerTicketRoutes(http, tickets);
     registerKioskRoutes(http, { tickets, scanner, deposits });
-    // The touch UI takes tickets, check-ins and deposits through the routes above, over
-    // loopback; it follows the deposit in flight in-process, as the deposit machine changes.
     // Speech mode and the headset (CONTRACT §7): a device like the printer; its faults never stop the kiosk.
     const speech = await life.start('speech', () => startSpeech(config.accessibility, { log: log.child({ part: 'speech' }), record: (e) => outbox.append([e]) }));
     life.onStop('speech', () => speech.stop());
+    registerHealthRoutes(http, { upstream, outbox, dropbox, printer, tickets, scanner, speech: speech.facade });
+    // The touch UI takes tickets, check-ins and deposits through the routes above, over
+    // loopback; it follows the deposit in flight in-process, as the deposit machine changes.
     let uiBaseUrl = '';
     const ui = new KioskUi({
       config: { kiosk, services: config.services, hours: config.hours },

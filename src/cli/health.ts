@@ -23,11 +23,11 @@ export interface HealthOptions {
 
 interface HealthReport {
   status?: string;
-  devices?: { printer?: { state?: string; ready?: boolean; fault?: unknown }; dropbox?: { state?: string } };
+  devices?: { printer?: { state?: string; ready?: boolean; fault?: unknown }; dropbox?: { state?: string }; scanner?: { state?: string }; speech?: { state?: string; faults?: unknown } };
   upstream?: { connected?: boolean };
 }
 
-type Expected = Pick<KioskConfig, 'printer' | 'dropbox'> | null;
+type Expected = Pick<KioskConfig, 'printer' | 'dropbox' | 'scanner'> | null;
 
 /** What is wrong with a health report, for the devices `expected` names (all of them when null). */
 export function healthProblems(report: HealthReport, expected: Expected, wantUpstream: boolean): string[] {
@@ -40,6 +40,11 @@ export function healthProblems(report: HealthReport, expected: Expected, wantUps
   if (!wantPrinter && expected && printer && printer.state !== 'absent') problems.push('printer reported but not configured');
   if (wantBox && box?.state !== 'online') problems.push(`drop-box board not online (${box?.state ?? 'not reported'})`);
   if (!wantBox && expected && box && box.state !== 'absent') problems.push('drop-box reported but not configured');
+  const scanner = report.devices?.scanner;
+  const wantScanner = expected ? Boolean(expected.scanner) : scanner !== undefined && scanner.state !== 'absent';
+  if (wantScanner && scanner?.state !== 'ready') problems.push(`scanner not ready (${scanner?.state ?? 'not reported'})`);
+  const speech = report.devices?.speech;
+  if (speech?.state === 'fault') problems.push(`speech output failing (${JSON.stringify(speech.faults ?? [])})`);
   if (wantUpstream && report.upstream?.connected !== true) problems.push('upstream broker not connected');
   return problems;
 }

@@ -93,7 +93,8 @@ export class HttpServer {
     });
     const addr = this.server.address() as AddressInfo;
     for (const h of [this.opts.host, 'localhost', '127.0.0.1', '[::1]']) {
-      this.allowedHosts.add(h.toLowerCase());
+      // CONTRACT §6: the kiosk's own address with the port; a client leaves the port out only for 80.
+      if (addr.port === 80) this.allowedHosts.add(h.toLowerCase());
       this.allowedHosts.add(`${h.toLowerCase()}:${addr.port}`);
     }
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
