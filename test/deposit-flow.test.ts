@@ -114,6 +114,21 @@ describe('a citizen deposits documents in the drop box', () => {
     expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'idle' });
   });
 
+  it('gives a citizen in speech mode three times the drop window, on the paper too', async () => {
+    const k = await startKiosk();
+    const res = await k.request('POST', '/api/deposits', { moreTime: true });
+    expect(res.body).toEqual({ receipt: 'R-K1-000001', expiresInS: (3 * DEPOSIT_DROP_TIMEOUT_MS) / 1000 });
+    const [job] = await k.printer.waitForJobs(1);
+    expect(job!.text).toContain(`${(3 * DEPOSIT_DROP_TIMEOUT_MS) / 60_000} min`);
+    await k.board.waitForCommand((c) => c.type === 'LED' && c.mode === 'ON', WAIT_MS);
+    k.clock.advance(DEPOSIT_DROP_TIMEOUT_MS);
+    expect((await k.request('GET', '/api/deposits/current')).body).toMatchObject({ state: 'awaiting_drop', secondsLeft: (2 * DEPOSIT_DROP_TIMEOUT_MS) / 1000 });
+    k.clock.advance(2 * DEPOSIT_DROP_TIMEOUT_MS);
+    const voided = await k.central.waitForEvent((e) => e.type === 'dropbox.receipt_voided', WAIT_MS);
+    expect(voided.data).toMatchObject({ receipt: 'R-K1-000001', reason: 'no_drop' });
+    expect((await k.request('POST', '/api/deposits', { moreTime: 'yes' })).status).toBe(400);
+  });
+
   it('voids the receipt as cancelled when the citizen walks away', async () => {
     const k = await startKiosk();
     expect((await k.request('POST', '/api/deposits')).status).toBe(201);

@@ -33,6 +33,8 @@ import type { EventLog, NewEvent } from '../upstream/events.js';
 
 export { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS, DEPOSIT_VOID_RETRY_MS, type VoidReason } from '../machines/depositMachine.js';
 
+/** A citizen in speech mode gets this many times the drop window (CONTRACT §7: at least three). */
+export const DEPOSIT_MORE_TIME_FACTOR = 3;
 /** The printer machine answers every job; should it not, the receipt counts as not printed after this. */
 export const DEPOSIT_PRINT_TIMEOUT_MS = 60_000;
 /** Where the receipt's QR leads: `<base>/<site>/<receipt>`. */
@@ -151,7 +153,7 @@ export class DepositDesk {
   }
 
   /** A citizen asks to deposit: checks, prints the receipt, lights the slot. Never rejects. */
-  async begin(): Promise<DepositStartOutcome> {
+  async begin(opts: { moreTime?: boolean } = {}): Promise<DepositStartOutcome> {
     const snapshot = this.actor.getSnapshot();
     if (snapshot.matches('printing') || snapshot.matches('awaitingDrop') || snapshot.matches('voiding')) return { kind: 'busy' };
     if (snapshot.matches('voidRetrying')) return { kind: 'storage_error', detail: 'the last receipt\'s void is not recorded yet' };
@@ -165,7 +167,9 @@ export class DepositDesk {
     if (!pv.ready) return { kind: 'printer_unavailable', detail: pv.state };
 
     const n = (Number(this.opts.events.getState(RECEIPT_SEQ_STATE_KEY) ?? '0') || 0) + 1;
-    const record: PendingReceiptRecord = { receipt: formatReceiptId(this.tag, n), box: this.opts.dropbox.id, phase: 'printing', issuedAt: this.clock.now(), expiresAt: null };
+    // In speech mode every time limit is at least three times as long (CONTRACT §7).
+    const windowMs = opts.moreTime ? this.dropTimeoutMs * DEPOSIT_MORE_TIME_FACTOR : this.dropTimeoutMs;
+    const record: PendingReceiptRecord = { receipt: formatReceiptId(this.tag, n), box: this.opts.dropbox.id, phase: 'printing', issuedAt: this.clock.now(), expiresAt: null, ...(opts.moreTime ? { windowMs } : {}) };
     try {
       // The id is taken (and the receipt known to be in flight) before a byte is printed.
       this.opts.events.append([], { [RECEIPT_SEQ_STATE_KEY]: String(n), [DEPOSIT_PENDING_STATE_KEY]: JSON.stringify(record) });
@@ -176,7 +180,7 @@ export class DepositDesk {
     const after = await waitFor(this.actor, (s) => !s.matches('printing')).catch(() => this.actor.getSnapshot());
     if (this.stopped || after.status !== 'active') return { kind: 'printer_unavailable', detail: 'shutting_down' };
     if (after.matches('awaitingDrop') && after.context.record?.receipt === record.receipt) {
-      return { kind: 'started', receipt: record.receipt, expiresInS: Math.round(this.dropTimeoutMs / 1000) };
+      return { kind: 'started', receipt: record.receipt, expiresInS: Math.round(windowMs / 1000) };
     }
     const failure = after.context.lastFailure;
     if (failure?.kind === 'storage_error') return { kind: 'storage_error', detail: failure.detail };
@@ -262,7 +266,7 @@ export class DepositDesk {
       this.opts.log.warn({ receipt: record.receipt, reason: printed.reason }, 'deposit receipt not confirmed by the printer: deposit not started');
       return { kind: 'not_printed', reason: printed.reason ?? 'unconfirmed' };
     }
-    const waiting: PendingReceiptRecord = { ...record, phase: 'awaiting_drop', expiresAt: this.clock.now() + this.dropTimeoutMs };
+    const waiting: PendingReceiptRecord = { ...record, phase: 'awaiting_drop', expiresAt: this.clock.now() + (record.windowMs ?? this.dropTimeoutMs) };
     try {
       this.opts.events.append([{ type: 'dropbox.receipt_issued', data: { box: record.box, receipt: record.receipt } }], { [DEPOSIT_PENDING_STATE_KEY]: JSON.stringify(waiting) });
     } catch (err) {
@@ -292,7 +296,7 @@ export class DepositDesk {
       likelyNotServedBeforeClosing: false,
       offline: false,
       kind: 'deposit_receipt',
-      extraLines: [`${t.box}: ${record.box}`, t.keep, t.dropNow(Math.max(1, Math.round(this.dropTimeoutMs / 60_000)))],
+      extraLines: [`${t.box}: ${record.box}`, t.keep, t.dropNow(Math.max(1, Math.round((record.windowMs ?? this.dropTimeoutMs) / 60_000)))],
     };
   }
 }

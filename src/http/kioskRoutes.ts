@@ -45,9 +45,14 @@ export function registerKioskRoutes(http: HttpServer, deps: KioskRouteDeps): voi
 
   http.route('GET', '/api/scanner', () => ({ status: 200, body: deps.scanner ? deps.scanner.status() : { state: 'absent' } }));
 
-  http.route('POST', '/api/deposits', async () => {
+  http.route('POST', '/api/deposits', async (req) => {
     if (!deps.deposits) return jsonError(503, 'dropbox_unavailable', 'this kiosk has no drop box', { detail: 'absent' });
-    const r = await deps.deposits.begin();
+    const body = req.body ?? {};
+    const moreTime = typeof body === 'object' && !Array.isArray(body) ? (body as { moreTime?: unknown }).moreTime : undefined;
+    if (typeof body !== 'object' || Array.isArray(body) || (moreTime !== undefined && typeof moreTime !== 'boolean')) {
+      return jsonError(400, 'invalid_request', 'send {} or {"moreTime":true} (speech mode: three times the drop window)');
+    }
+    const r = await deps.deposits.begin({ moreTime: moreTime === true });
     switch (r.kind) {
       case 'started':
         return { status: 201, body: { receipt: r.receipt, expiresInS: r.expiresInS } };

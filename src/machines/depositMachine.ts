@@ -34,6 +34,8 @@ export interface PendingReceiptRecord {
   phase: 'printing' | 'awaiting_drop';
   issuedAt: number;
   expiresAt: number | null;
+  /** This receipt's drop window when not the desk's default (longer in speech mode, CONTRACT §7). */
+  windowMs?: number;
 }
 
 /** What printing a receipt came to (the actor also recorded `dropbox.receipt_issued`). */
@@ -135,7 +137,7 @@ export const depositMachine = setup({
             target: 'awaitingDrop',
             actions: assign(({ context, event }) => {
               const out = event.output as Extract<PrintReceiptOutput, { kind: 'issued' }>;
-              return { record: out.record, windowMs: context.dropTimeoutMs };
+              return { record: out.record, windowMs: out.record.windowMs ?? context.dropTimeoutMs };
             }),
           },
           {

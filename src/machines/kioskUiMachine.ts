@@ -140,7 +140,8 @@ export interface DepositState {
 export interface KioskUiBackend {
   issueTicket(service: string, priority: boolean): Promise<TicketAttempt>;
   checkIn(code: string): Promise<CheckInAttempt>;
-  startDeposit(): Promise<DepositAttempt>;
+  /** `moreTime`: speech mode, the drop window three times as long (CONTRACT §7). */
+  startDeposit(opts?: { moreTime?: boolean }): Promise<DepositAttempt>;
   /**
    * Follows the deposit in flight in-process: `listener` hears its state now and at every
    * change (the deposit machine's snapshots); returns the unsubscribe function.
@@ -276,7 +277,7 @@ export const kioskUiMachine = setup({
   actors: {
     issueTicket: fromPromise<TicketAttempt, { service: string; priority: boolean }>(async () => ({ kind: 'refused', reason: 'unavailable' })),
     checkIn: fromPromise<CheckInAttempt, { code: string }>(async () => ({ kind: 'refused', reason: 'unavailable' })),
-    startDeposit: fromPromise<DepositAttempt, void>(async () => ({ kind: 'refused', reason: 'unavailable' })),
+    startDeposit: fromPromise<DepositAttempt, { moreTime: boolean }>(async () => ({ kind: 'refused', reason: 'unavailable' })),
     cancelDeposit: fromPromise<void, void>(async () => undefined),
     watchDeposit: fromCallback<KioskUiEvent>(() => () => undefined),
   },
@@ -515,6 +516,7 @@ export const kioskUiMachine = setup({
     depositStarting: {
       invoke: {
         src: 'startDeposit',
+        input: ({ context }) => ({ moreTime: context.speech }),
         onDone: [
           {
             guard: ({ event }) => event.output.kind === 'started',
@@ -627,7 +629,7 @@ export function createKioskUiMachine(backend: KioskUiBackend): KioskUiMachine {
     actors: {
       issueTicket: fromPromise(({ input }: { input: { service: string; priority: boolean } }) => backend.issueTicket(input.service, input.priority)),
       checkIn: fromPromise(({ input }: { input: { code: string } }) => backend.checkIn(input.code)),
-      startDeposit: fromPromise(() => backend.startDeposit()),
+      startDeposit: fromPromise<DepositAttempt, { moreTime: boolean }>(({ input }) => backend.startDeposit({ moreTime: input.moreTime })),
       cancelDeposit: fromPromise(() => backend.cancelDeposit()),
       // The deposit machine's changes, as they happen; the backstop delay still ends the wait.
       watchDeposit: fromCallback<KioskUiEvent>(({ sendBack }) => backend.watchDeposit((state) => sendBack({ type: 'DEPOSIT.STATE', state }))),

@@ -81,8 +81,8 @@ export function createHttpUiBackend(baseUrl: () => string, timeoutMs = UI_REQUES
       }
     },
 
-    async startDeposit(): Promise<DepositAttempt> {
-      const { status, body } = await call('POST', '/api/deposits', {});
+    async startDeposit(opts: { moreTime?: boolean } = {}): Promise<DepositAttempt> {
+      const { status, body } = await call('POST', '/api/deposits', opts.moreTime ? { moreTime: true } : {});
       if (status === 201) return { kind: 'started', receipt: str(body.receipt), expiresInS: count(body.expiresInS) ?? 0 };
       if (body.error === 'box_full') return { kind: 'box_full' };
       return { kind: 'refused', reason: refusal(status, body) };
