@@ -5,12 +5,12 @@
  * The controller's whole log is captured: an appointment code never appears in it in full.
  */
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Scan } from '../src/facades/scanner.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import { DEFAULT_EARLY_MIN } from '../sim/central/centralSimulator.js';
 import { MOCK_SCANNER_PATH, startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { useMosquitto } from './support/mosquitto.js';
 import { waitUntil as pollUntil } from './support/waitUntil.js';
 
 const REQUEST_TIMEOUT_MS = 300;
@@ -21,14 +21,7 @@ const SCANNER_PATH = MOCK_SCANNER_PATH;
 const CODES = { onTime: 'SIM-ON-TIME', early: 'SIM-EARLY-1', late: 'SIM-LATE-01', second: 'AB12-CD34-EF56' };
 const ALL_CODES = Object.values(CODES);
 
-let broker: Mosquitto;
-
-beforeAll(async () => {
-  broker = await startMosquitto();
-});
-afterAll(async () => {
-  await broker.stop();
-});
+const broker = useMosquitto();
 afterEach(stopKiosks);
 
 interface Kiosk extends HarnessKiosk {

@@ -6,26 +6,19 @@
  * 2-minute wait for the envelope is advanced, not slept.
  */
 import { SimulatedClock } from 'xstate';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { BoardCommand } from '../devices/board/frames.js';
 import { DEPOSIT_DROP_TIMEOUT_MS, DEPOSIT_RESULT_KEPT_MS } from '../src/dropbox/depositDesk.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import type { BoardSimulator } from '../sim/board/boardSimulator.js';
 import { startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { useMosquitto } from './support/mosquitto.js';
 import { waitUntil as pollUntil } from './support/waitUntil.js';
 
 const WAIT_MS = 5_000;
 
-let broker: Mosquitto;
-
-beforeAll(async () => {
-  broker = await startMosquitto();
-});
-afterAll(async () => {
-  await broker.stop();
-});
+const broker = useMosquitto();
 afterEach(stopKiosks);
 
 interface Kiosk extends HarnessKiosk {

@@ -4,11 +4,11 @@
  * device, the scanner included: the real controller on simulated devices and Mosquitto.
  */
 import { request } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { HttpServer } from '../src/http/server.js';
 import { MOCK_SCANNER_PATH, startKiosk, stopKiosks } from './support/kioskHarness.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { useMosquitto } from './support/mosquitto.js';
 import { waitUntil } from './support/waitUntil.js';
 
 function statusFor(port: number, host: string): Promise<number> {
@@ -43,13 +43,7 @@ describe('the Host a request is addressed to', () => {
 });
 
 describe('the health report', () => {
-  let broker: Mosquitto;
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterAll(async () => {
-    await broker.stop();
-  });
+  const broker = useMosquitto();
   afterEach(stopKiosks);
 
   it('names the scanner and speech, and is degraded while the scanner cable is out', async () => {

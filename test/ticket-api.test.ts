@@ -3,12 +3,12 @@
  * a real mosquitto, the simulated central on it, and the simulated Epson printer on TCP.
  * What the printer received is decoded and checked; what central received is checked.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ControllerOptions } from '../src/main.js';
 import { STATUS_POLL_MS } from '../src/machines/printerDelays.js';
 import type { EventEnvelope } from '../src/upstream/events.js';
 import { startKiosk as startHarnessKiosk, stopKiosks, type Kiosk as HarnessKiosk } from './support/kioskHarness.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { useMosquitto } from './support/mosquitto.js';
 import { waitUntil as pollUntil } from './support/waitUntil.js';
 
 /** Central's answer is awaited this long in these tests (the contract default is 1500). */
@@ -16,14 +16,7 @@ const REQUEST_TIMEOUT_MS = 300;
 /** Long enough for the printer machine to notice a status change at its next poll. */
 const PRINTER_NOTICE_MS = STATUS_POLL_MS * 3;
 
-let broker: Mosquitto;
-
-beforeAll(async () => {
-  broker = await startMosquitto();
-});
-afterAll(async () => {
-  await broker.stop();
-});
+const broker = useMosquitto();
 afterEach(stopKiosks);
 
 interface Kiosk extends HarnessKiosk {

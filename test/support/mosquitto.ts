@@ -9,6 +9,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll } from 'vitest';
 
 /** How long mosquitto may take to accept TCP connections after spawning. */
 const BROKER_START_TIMEOUT_MS = 5_000;
@@ -38,6 +39,31 @@ export interface Mosquitto {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port (stopping it first if it runs). */
   restart(): Promise<void>;
+}
+
+/** One Mosquitto for a test file: started before its tests, stopped after them. */
+export function useMosquitto(opts: MosquittoOptions = {}): Mosquitto {
+  let started: Mosquitto | null = null;
+  beforeAll(async () => {
+    started = await startMosquitto(opts);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const get = (): Mosquitto => {
+    if (!started) throw new Error('the broker starts in beforeAll: use it inside a test or hook');
+    return started;
+  };
+  return {
+    get url() {
+      return get().url;
+    },
+    get port() {
+      return get().port;
+    },
+    stop: (signal) => get().stop(signal),
+    restart: () => get().restart(),
+  };
 }
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
