@@ -159,7 +159,8 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<HttpReply | null> {
-    if (!this.hostAllowed(req.headers.host)) return this.refuse(req, jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself'), 'bad_host', (req.url ?? '/').split('?')[0]!);
+    // The local socket is reached through file permissions, never by a browser: no Host to check.
+    if (!this.localSockets.has(req.socket) && !this.hostAllowed(req.headers.host)) return this.refuse(req, jsonError(421, 'bad_host', 'this kiosk answers only requests addressed to itself'), 'bad_host', (req.url ?? '/').split('?')[0]!);
     const url = new URL(req.url ?? '/', 'http://kiosk.local');
     const path = url.pathname;
     const crossSite = crossSiteRefusal(req.method, req.headers);
