@@ -201,7 +201,8 @@ describe('citizen flows in Chromium', () => {
   }, FLOW_TIMEOUT_MS);
 
   it('a citizen who walks away mid-flow in English finds home in Portuguese after the idle delay', async () => {
-    sim.controller.ui.setTimings({ idleMs: 1_500 });
+    // Long enough that a loaded machine still sees the English screen before the idle return.
+    sim.controller.ui.setTimings({ idleMs: 5_000 });
     await page.tap('#language');
     await page.waitForSelector('html[lang="en"]');
     await tapControl(page, 'appointment');
