@@ -82,7 +82,9 @@ export class FaultRig {
         dataDir: join(dir, 'data'),
         http: { host: '127.0.0.1', port: rig.httpPort },
         printer: { type: 'epson', interface: `tcp://127.0.0.1:${rig.printer.port}` },
-        dropbox: { id: 'box-1', port: rig.board.controllerPath, baudRate: 115200 },
+        // No collection empties the bin during a soak (~3,800 envelopes in 30 min): a bin of the
+        // default 1,000 would rightly stop believing the board (dropbox.count_implausible).
+        dropbox: { id: 'box-1', port: rig.board.controllerPath, baudRate: 115200, capacity: 100_000 },
         upstream: { url: rig.proxy.url, prefix: 'siga', requestTimeoutMs: 800 },
         services: SERVICES,
       }),
